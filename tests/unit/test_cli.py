@@ -1,0 +1,33 @@
+"""The command-line entry points are wired up."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from sagemaker_operator import __version__
+from sagemaker_operator.cli import kubectl_plugin, main
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.output
+    assert __version__ != "0.0.0+unknown"
+
+
+def test_help_lists_the_commands() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert "local-cluster" in result.output
+
+
+def test_unknown_command_is_an_error() -> None:
+    result = CliRunner().invoke(main, ["no-such-command"])
+    assert result.exit_code == 2
+    assert "No such command" in result.output
+
+
+def test_kubectl_plugin_entry_point() -> None:
+    result = CliRunner().invoke(kubectl_plugin, ["--version"])
+    assert result.exit_code == 0
+    assert "kubectl-sagemaker" in result.output
