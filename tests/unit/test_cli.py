@@ -15,10 +15,12 @@ def test_version() -> None:
     assert __version__ != "0.0.0+unknown"
 
 
-def test_help_lists_the_commands() -> None:
+def test_help_lists_the_commands_including_plugged_in_ones() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
     assert "local-cluster" in result.output
+    # The emulator lives in its own package and is found through the entry point, not an import.
+    assert "emulator" in result.output
 
 
 def test_unknown_command_is_an_error() -> None:

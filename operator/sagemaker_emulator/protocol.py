@@ -1,0 +1,152 @@
+"""Wire-protocol layer: request identity, AWS error shapes and response serialisation.
+
+Nothing in here knows about endpoints or models. It turns HTTP requests into a
+:class:`RequestContext` plus parameters, and turns results or :class:`AwsError` into the bytes
+each botocore protocol expects:
+
+* JSON 1.1 (SageMaker, Application Auto Scaling): body ``{"__type": CODE, "message": MSG}``.
+* REST-JSON (SageMaker Runtime): ``x-amzn-ErrorType`` header plus ``{"message": MSG}``.
+* Query (STS): ``<ErrorResponse><Error><Type/><Code/><Message/></Error>...`` XML.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from xml.sax.saxutils import escape
+
+from aiohttp import web
+
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+
+_CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
+
+
+class AwsError(Exception):
+    """An error answered to the client with AWS's shape for the service's protocol.
+
+    ``status`` is the HTTP status AWS uses for that code (400 for client faults such as
+    ValidationException and ThrottlingException, 5xx for server faults).
+    """
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def validation_error(message: str) -> AwsError:
+    """The SageMaker/Application Auto Scaling ``ValidationException`` (HTTP 400)."""
+    return AwsError("ValidationException", message)
+
+
+@dataclass(frozen=True)
+class SigV4Scope:
+    """The credential scope of a SigV4 ``Authorization`` header (no signature check is made)."""
+
+    access_key: str
+    region: str
+    service: str
+
+
+def parse_authorization(header: str | None) -> SigV4Scope | None:
+    """Extract access key, region and service from a SigV4 ``Authorization`` header."""
+    if not header:
+        return None
+    match = _CREDENTIAL_RE.search(header)
+    if match is None:
+        return None
+    return SigV4Scope(access_key=match.group(1), region=match.group(3), service=match.group(4))
+
+
+@dataclass
+class RequestContext:
+    """Who is calling, where, and what: filled by the server before an operation handler runs.
+
+    ``caller`` is the role ARN when the access key was issued by the emulator's AssumeRole,
+    else ``"default"``; ``account`` follows the assumed role so cross-account calls land in
+    the role's account, as they do on AWS.
+    """
+
+    service: str
+    operation: str
+    region: str
+    account: str
+    caller: str = "default"
+    access_key: str = ""
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def _base_headers(ctx: RequestContext | None) -> dict[str, str]:
+    request_id = ctx.request_id if ctx else str(uuid.uuid4())
+    return {"x-amzn-RequestId": request_id}
+
+
+def json_response(ctx: RequestContext, payload: dict[str, Any]) -> web.Response:
+    """A JSON 1.1 success response."""
+    return web.Response(
+        body=json.dumps(payload, separators=(",", ":")).encode(),
+        status=200,
+        headers={**_base_headers(ctx), "Content-Type": JSON_CONTENT_TYPE},
+    )
+
+
+def json_error(ctx: RequestContext | None, error: AwsError) -> web.Response:
+    """A JSON 1.1 error (``__type`` + ``message``), which botocore maps to ``ClientError`` codes."""
+    body = {"__type": error.code, "message": error.message}
+    return web.Response(
+        body=json.dumps(body).encode(),
+        status=error.status,
+        headers={**_base_headers(ctx), "Content-Type": JSON_CONTENT_TYPE, "x-amzn-ErrorType": error.code},
+    )
+
+
+def rest_json_error(ctx: RequestContext | None, error: AwsError) -> web.Response:
+    """A REST-JSON error as SageMaker Runtime sends it: the code in ``x-amzn-ErrorType``."""
+    return web.Response(
+        body=json.dumps({"message": error.message}).encode(),
+        status=error.status,
+        headers={**_base_headers(ctx), "Content-Type": "application/json", "x-amzn-ErrorType": error.code},
+    )
+
+
+STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+
+def xml_elements(value: dict[str, Any]) -> str:
+    """Serialise a nested dict of strings into query-protocol XML members (no attributes)."""
+    parts = []
+    for key, item in value.items():
+        if item is None:
+            continue
+        inner = xml_elements(item) if isinstance(item, dict) else escape(str(item))
+        parts.append(f"<{key}>{inner}</{key}>")
+    return "".join(parts)
+
+
+def query_response(ctx: RequestContext, result: dict[str, Any]) -> web.Response:
+    """A query-protocol (STS) success response: ``<OpResponse><OpResult>...``."""
+    op = ctx.operation
+    body = (
+        f'<{op}Response xmlns="{STS_NS}"><{op}Result>{xml_elements(result)}</{op}Result>'
+        f"<ResponseMetadata><RequestId>{ctx.request_id}</RequestId></ResponseMetadata></{op}Response>"
+    )
+    return web.Response(body=body.encode(), status=200, headers={**_base_headers(ctx), "Content-Type": "text/xml"})
+
+
+def query_error(ctx: RequestContext | None, error: AwsError) -> web.Response:
+    """A query-protocol error; STS names throttling ``Throttling``, as AWS does."""
+    code = "Throttling" if error.code == "ThrottlingException" else error.code
+    fault = "Sender" if error.status < 500 else "Receiver"
+    request_id = ctx.request_id if ctx else str(uuid.uuid4())
+    body = (
+        f'<ErrorResponse xmlns="{STS_NS}"><Error><Type>{fault}</Type><Code>{escape(code)}</Code>'
+        f"<Message>{escape(error.message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+    )
+    return web.Response(
+        body=body.encode(), status=error.status, headers={**_base_headers(ctx), "Content-Type": "text/xml"}
+    )

@@ -1,0 +1,430 @@
+"""The aiohttp application: one port serves SageMaker, SageMaker Runtime, Application Auto
+Scaling, STS and the admin API.
+
+Dispatch order:
+
+1. ``/_emulator/...``: admin API (:mod:`admin_api`);
+2. ``X-Amz-Target: SageMaker.<Op>`` or ``AnyScaleFrontendService.<Op>``: JSON 1.1;
+3. ``POST /endpoints/{name}/invocations`` (and ``/async-invocations``): SageMaker Runtime;
+4. a form body (or query string) with ``Action=``: STS query protocol.
+
+The SigV4 ``Authorization`` header is parsed, never verified: its credential scope gives the
+caller's region, and an access key issued by AssumeRole gives the caller's role and account.
+
+:class:`EmulatorThread` runs the server on a private event loop in a background thread for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import re
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from .admin import AdminClient
+from .admin_api import PREFIX, Counters, Fault, handle_admin
+from .autoscaling import AutoScalingService
+from .lifecycle import Durations, now
+from .protocol import (
+    AwsError,
+    RequestContext,
+    json_error,
+    json_response,
+    parse_authorization,
+    query_error,
+    query_response,
+    rest_json_error,
+)
+from .runtime import RuntimeService
+from .sagemaker_ops import SageMakerService
+from .store import ENDPOINT, Endpoint, Store
+from .sts import StsService
+from .validation import service_model, validate, validate_input, validate_output, validation_message
+
+log = logging.getLogger(__name__)
+
+_INVOKE_RE = re.compile(r"^/endpoints/([^/]+)/(invocations|async-invocations)$")
+ErrorWriter = Callable[[RequestContext | None, AwsError], web.Response]
+
+
+@dataclass
+class EmulatorConfig:
+    """Server settings (the CLI flags)."""
+
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    durations: Durations = field(default_factory=Durations)
+    validate_responses: bool = False
+    seed: int | None = None
+
+
+class Emulator:
+    """All state and services behind one aiohttp application."""
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        self.config = config or EmulatorConfig()
+        self.initial_durations = Durations(**self.config.durations.as_dict())
+        self.durations = Durations(**self.config.durations.as_dict())
+        self.store = Store()
+        self.sagemaker = SageMakerService(self.store, self.durations)
+        self.rng = random.Random(self.config.seed)
+        self.runtime = RuntimeService(self.sagemaker, self.rng)
+        self.autoscaling = AutoScalingService(self.sagemaker)
+        self.sts = StsService(self.config.account_id)
+        self.counters = Counters()
+        self.faults: dict[str, Fault] = {}
+
+    def reset(self) -> None:
+        """Back to a freshly started server (same durations as at start-up)."""
+        self.store.reset()
+        self.sts.reset()
+        self.counters = Counters()
+        self.faults.clear()
+        for key, value in self.initial_durations.as_dict().items():
+            setattr(self.durations, key, value)
+
+    def app(self) -> web.Application:
+        """The aiohttp application (a single catch-all route)."""
+        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+    # ---------------------------------------------------------------------------- context
+    def context(self, request: web.Request, service: str, operation: str) -> RequestContext:
+        """Identify the caller from the SigV4 credential scope."""
+        scope = parse_authorization(request.headers.get("Authorization"))
+        region = scope.region if scope else self.config.region
+        access_key = scope.access_key if scope else ""
+        ctx = RequestContext(
+            service=service, operation=operation, region=region, account=self.config.account_id, access_key=access_key
+        )
+        identity = self.sts.identify(access_key)
+        if identity is not None:
+            ctx.account, ctx.caller = identity.account, identity.role_arn
+        return ctx
+
+    async def _apply_faults(self, operation: str) -> None:
+        fault = self.faults.get(operation) or self.faults.get("*")
+        if fault is None:
+            return
+        if fault.latency_ms > 0:
+            await asyncio.sleep(fault.latency_ms / 1000.0)
+        error: AwsError | None = None
+        if fault.throttle_rate and self.rng.random() < fault.throttle_rate:
+            error = AwsError("ThrottlingException", "Rate exceeded", 400)
+        elif fault.error_rate and self.rng.random() < fault.error_rate:
+            code = "ServiceUnavailable" if fault.error_status == 503 else "InternalFailure"
+            error = AwsError(code, "Injected server error (emulator fault injection).", fault.error_status)
+        if error is None:
+            return
+        if fault.count is not None:
+            fault.count -= 1
+            if fault.count <= 0:
+                for key, value in list(self.faults.items()):
+                    if value is fault:
+                        del self.faults[key]
+        raise error
+
+    async def _run(
+        self,
+        ctx: RequestContext,
+        write_error: ErrorWriter,
+        call: Callable[[], Awaitable[web.Response]],
+    ) -> web.Response:
+        """Run one AWS call with faults, counters and error shaping."""
+        error_code: str | None = None
+        try:
+            await self._apply_faults(ctx.operation)
+            return await call()
+        except AwsError as exc:
+            error_code = exc.code
+            return write_error(ctx, exc)
+        except Exception as exc:  # an emulator bug must still answer in the protocol's shape
+            log.exception("internal error in %s", ctx.operation)
+            error_code = "InternalFailure"
+            return write_error(ctx, AwsError("InternalFailure", f"emulator internal error: {exc!r}", 500))
+        finally:
+            self.counters.record(ctx.operation, ctx.caller, error_code)
+
+    # ---------------------------------------------------------------------------- dispatch
+    async def handle(self, request: web.Request) -> web.Response:
+        """Route a request to the admin API or one of the emulated services."""
+        if request.path.startswith(PREFIX):
+            return await handle_admin(self, request)
+        target = request.headers.get("X-Amz-Target")
+        if target:
+            prefix, _, operation = target.partition(".")
+            if prefix == "SageMaker":
+                return await self._json_call(request, "sagemaker", operation, self.sagemaker.handlers)
+            if prefix == "AnyScaleFrontendService":
+                return await self._json_call(request, "application-autoscaling", operation, self.autoscaling.handlers)
+            return json_error(None, AwsError("UnknownOperationException", f"Unknown target prefix {prefix!r}.", 404))
+        match = _INVOKE_RE.match(request.path)
+        if match and request.method == "POST":
+            return await self._invoke(request, unquote(match.group(1)), match.group(2) == "async-invocations")
+        if request.method == "POST" or "Action" in request.query:
+            return await self._sts(request)
+        return json_error(
+            None,
+            AwsError("UnknownOperationException", f"The emulator does not serve {request.method} {request.path}.", 404),
+        )
+
+    async def _json_call(
+        self,
+        request: web.Request,
+        service: str,
+        operation: str,
+        handlers: dict[str, Callable[[RequestContext, dict[str, Any]], dict[str, Any]]],
+    ) -> web.Response:
+        ctx = self.context(request, service, operation)
+        model = service_model(service)
+
+        async def call() -> web.Response:
+            if operation not in model.operation_names:
+                raise AwsError(
+                    "UnknownOperationException", f"Unknown operation {model.metadata['targetPrefix']}.{operation}."
+                )
+            handler = handlers.get(operation)
+            if handler is None:
+                raise AwsError(
+                    "NotImplemented",
+                    f"The SageMaker hosting emulator does not implement {model.metadata['targetPrefix']}.{operation}.",
+                    501,
+                )
+            raw = await request.read()
+            try:
+                params = json.loads(raw) if raw else {}
+            except ValueError:
+                raise AwsError("SerializationException", "Request body is not valid JSON.") from None
+            if not isinstance(params, dict):
+                raise AwsError("SerializationException", "Request body must be a JSON object.")
+            op_model = model.operation_model(operation)
+            validate_input(op_model, params)
+            result = handler(ctx, params)
+            if self.config.validate_responses:
+                validate_output(op_model, result)
+            return json_response(ctx, result)
+
+        return await self._run(ctx, json_error, call)
+
+    async def _invoke(self, request: web.Request, endpoint_name: str, is_async: bool) -> web.Response:
+        operation = "InvokeEndpointAsync" if is_async else "InvokeEndpoint"
+        ctx = self.context(request, "sagemaker-runtime", operation)
+
+        async def call() -> web.Response:
+            op_model = service_model("sagemaker-runtime").operation_model(operation)
+            body = await request.read()
+            params: dict[str, Any] = {"EndpointName": endpoint_name}
+            assert op_model.input_shape is not None
+            if body or not is_async:
+                params["Body"] = body
+            for name, member in op_model.input_shape.members.items():
+                if member.serialization.get("location") == "header":
+                    value = request.headers.get(member.serialization["name"])
+                    if value is not None:
+                        params[name] = int(value) if member.type_name == "integer" and value.isdigit() else value
+            errors = validate(op_model.input_shape, params)
+            if errors:
+                raise AwsError("ValidationError", validation_message(errors))
+            if is_async:
+                return self._invoke_async(ctx, params)
+            variant, doc = self.runtime.invoke(
+                ctx,
+                endpoint_name,
+                body,
+                target_variant=params.get("TargetVariant"),
+                component=params.get("InferenceComponentName"),
+            )
+            headers = {
+                "x-amzn-RequestId": ctx.request_id,
+                "Content-Type": "application/json",
+                "x-Amzn-Invoked-Production-Variant": variant,
+            }
+            if params.get("CustomAttributes"):
+                headers["X-Amzn-SageMaker-Custom-Attributes"] = params["CustomAttributes"]
+            return web.Response(body=json.dumps(doc).encode(), status=200, headers=headers)
+
+        return await self._run(ctx, rest_json_error, call)
+
+    def _invoke_async(self, ctx: RequestContext, params: dict[str, Any]) -> web.Response:
+        ep = self.sagemaker.find(ctx, ENDPOINT, params["EndpointName"])
+        if not isinstance(ep, Endpoint):
+            raise AwsError("ValidationError", f"Endpoint {params['EndpointName']} of account {ctx.account} not found.")
+        config = (ep.fleet.config if ep.fleet else {}).get("AsyncInferenceConfig")
+        if not config:
+            raise AwsError("ValidationError", f"Endpoint {ep.name} is not configured for asynchronous inference.")
+        if self.sagemaker.status_of(ep) not in ("InService", "Updating"):
+            raise AwsError("ValidationError", f"Endpoint {ep.arn} is not in service.")
+        inference_id = params.get("InferenceId") or str(uuid.uuid4())
+        output = config["OutputConfig"].get("S3OutputPath", "s3://emulator-async-output").rstrip("/")
+        headers = {
+            "x-amzn-RequestId": ctx.request_id,
+            "Content-Type": "application/json",
+            "X-Amzn-SageMaker-OutputLocation": f"{output}/{inference_id}.out",
+        }
+        return web.Response(body=json.dumps({"InferenceId": inference_id}).encode(), status=202, headers=headers)
+
+    async def _sts(self, request: web.Request) -> web.Response:
+        form = dict(request.query)
+        if request.method == "POST":
+            form.update({k: str(v) for k, v in (await request.post()).items()})
+        operation = form.get("Action", "")
+        ctx = self.context(request, "sts", operation or "Unknown")
+
+        async def call() -> web.Response:
+            model = service_model("sts")
+            if operation not in model.operation_names:
+                raise AwsError(
+                    "InvalidAction", f"Could not find operation {operation or '(none)'} for version 2011-06-15"
+                )
+            op_model = model.operation_model(operation)
+            params: dict[str, Any] = {}
+            shape = op_model.input_shape
+            for name, member in shape.members.items() if shape else []:
+                if name in form:
+                    value: Any = form[name]
+                    if member.type_name == "integer":
+                        try:
+                            value = int(value)
+                        except ValueError:
+                            raise AwsError("ValidationError", f"Invalid integer for {name}") from None
+                    params[name] = value
+            errors = validate(shape, params, check_unknown=False)
+            if errors:
+                raise AwsError("ValidationError", validation_message(errors))
+            if operation == "AssumeRole":
+                return query_response(ctx, self.sts.assume_role(ctx, params, now()))
+            if operation == "GetCallerIdentity":
+                return query_response(ctx, self.sts.caller_identity(ctx))
+            raise AwsError("NotImplemented", f"The emulator does not implement STS {operation}.", 501)
+
+        return await self._run(ctx, query_error, call)
+
+
+async def serve(
+    emulator: Emulator,
+    host: str,
+    port: int,
+    stop: asyncio.Event,
+    on_ready: Callable[[str], None],
+) -> None:
+    """Serve until ``stop`` is set; ``on_ready`` receives the base URL once listening."""
+    runner = web.AppRunner(emulator.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    try:
+        addresses = runner.addresses
+        bound = addresses[0][1] if addresses else port
+        shown = f"[{host}]" if ":" in host else host
+        on_ready(f"http://{shown}:{bound}")
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+class EmulatorThread:
+    """Run the emulator on a background thread; use as a context manager.
+
+    >>> with EmulatorThread() as emu:          # durations default to 0 here
+    ...     boto3.client("sagemaker", endpoint_url=emu.url, ...)
+    ...     emu.admin.set_alarm("my-alarm", "ALARM")
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        create_seconds: float = 0.0,
+        update_seconds: float = 0.0,
+        delete_seconds: float = 0.0,
+        validate_responses: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        self.host, self.port = host, port
+        self.emulator = Emulator(
+            EmulatorConfig(
+                region=region,
+                account_id=account_id,
+                durations=Durations(create=create_seconds, update=update_seconds, delete=delete_seconds),
+                validate_responses=validate_responses,
+                seed=seed,
+            )
+        )
+        self.url = ""
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the server thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def admin(self) -> AdminClient:
+        """An admin client bound to this server."""
+        return AdminClient(self.url)
+
+    def start(self) -> EmulatorThread:
+        """Start serving; returns once the port is bound."""
+        self._thread = threading.Thread(target=self._main, name="sagemaker-emulator", daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout=30)
+        if self._error is not None:
+            raise RuntimeError("emulator failed to start") from self._error
+        if not self.url:
+            raise RuntimeError("emulator did not start within 30 seconds")
+        return self
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            self._stop = asyncio.Event()
+
+            def ready(url: str) -> None:
+                self.url = url
+                self._ready.set()
+
+            loop.run_until_complete(serve(self.emulator, self.host, self.port, self._stop, ready))
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            self._ready.set()
+            loop.close()
+
+    def stop(self) -> None:
+        """Stop the server and join its thread."""
+        if self._thread is None:
+            return
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            stop = self._stop
+            # The loop may close between the check and the call.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(stop.set)
+        self._thread.join(timeout=30)
+        self._thread = None
+
+    def __enter__(self) -> EmulatorThread:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,99 @@
+"""STS (query protocol): AssumeRole and GetCallerIdentity.
+
+AssumeRole hands out temporary credentials (``ASIA...`` access keys). Later requests signed with
+such a key are attributed to the role: they run in the role's account (so cross-account use is
+visible in ARNs and the snapshot) and are counted under the role ARN by the admin counters.
+Any other access key is the "default" caller in the emulator's default account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from .protocol import AwsError, RequestContext
+
+_ROLE_PREFIX = "arn:aws:iam::"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a temporary access key belongs to."""
+
+    role_arn: str
+    account: str
+    session_name: str
+    assumed_arn: str
+    assumed_id: str
+    expires: float
+
+
+def _random(prefix: str, length: int) -> str:
+    alphabet = string.ascii_uppercase + string.digits
+    return prefix + "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def iso(ts: float) -> str:
+    """ISO 8601 UTC timestamp as the query protocol writes it."""
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class StsService:
+    """The credential registry plus the two STS operations."""
+
+    def __init__(self, default_account: str) -> None:
+        self.default_account = default_account
+        self.identities: dict[str, Identity] = {}
+
+    def reset(self) -> None:
+        """Forget issued credentials."""
+        self.identities.clear()
+
+    def identify(self, access_key: str) -> Identity | None:
+        """The assumed-role identity of an access key, if the emulator issued it."""
+        return self.identities.get(access_key)
+
+    def assume_role(self, ctx: RequestContext, p: dict[str, Any], t: float) -> dict[str, Any]:
+        """AssumeRole: any ``arn:aws:iam::ACCOUNT:role/NAME`` is accepted."""
+        role_arn = p["RoleArn"]
+        account, _, resource = role_arn[len(_ROLE_PREFIX) :].partition(":")
+        if not role_arn.startswith(_ROLE_PREFIX) or len(account) != 12 or not resource.startswith("role/"):
+            raise AwsError("ValidationError", f"{role_arn} is invalid")
+        role_name = resource.rsplit("/", 1)[-1]
+        session = p["RoleSessionName"]
+        duration = int(p.get("DurationSeconds") or 3600)
+        access_key = _random("ASIA", 16)
+        role_id = _random("AROA", 17)
+        identity = Identity(
+            role_arn=role_arn,
+            account=account,
+            session_name=session,
+            assumed_arn=f"arn:aws:sts::{account}:assumed-role/{role_name}/{session}",
+            assumed_id=f"{role_id}:{session}",
+            expires=t + duration,
+        )
+        self.identities[access_key] = identity
+        return {
+            "Credentials": {
+                "AccessKeyId": access_key,
+                "SecretAccessKey": secrets.token_urlsafe(30),
+                "SessionToken": secrets.token_urlsafe(96),
+                "Expiration": iso(identity.expires),
+            },
+            "AssumedRoleUser": {"AssumedRoleId": identity.assumed_id, "Arn": identity.assumed_arn},
+            "PackedPolicySize": 0,
+        }
+
+    def caller_identity(self, ctx: RequestContext) -> dict[str, Any]:
+        """GetCallerIdentity for an assumed role or the default caller."""
+        identity = self.identify(ctx.access_key)
+        if identity is not None:
+            return {"UserId": identity.assumed_id, "Account": identity.account, "Arn": identity.assumed_arn}
+        return {
+            "UserId": "AIDAEMULATORDEFAULT0",
+            "Account": ctx.account,
+            "Arn": f"arn:aws:iam::{ctx.account}:user/emulator",
+        }
