@@ -12,6 +12,7 @@ policies, as AWS does. No scaling activity is simulated.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Callable
 from typing import Any, cast
@@ -35,6 +36,11 @@ DIMENSIONS = {
     "sagemaker:variant:DesiredInstanceCount": "endpoint",
     "sagemaker:inference-component:DesiredCopyCount": "inference-component",
 }
+
+
+def _target_id() -> str:
+    """36 lower-case alphanumerics, like AWS's scalable-target ids (``0ec4e2b8...``)."""
+    return secrets.token_hex(18)
 
 
 def _key(resource_id: str, dimension: str, policy: str | None = None) -> str:
@@ -103,7 +109,7 @@ class AutoScalingService:
             target = ScalableTarget(
                 kind=SCALABLE_TARGET,
                 name=key,
-                arn=f"arn:aws:application-autoscaling:{ctx.region}:{ctx.account}:scalable-target/{uuid.uuid4().hex[:28]}",
+                arn=f"arn:aws:application-autoscaling:{ctx.region}:{ctx.account}:scalable-target/{_target_id()}",
                 account=ctx.account,
                 region=ctx.region,
                 created=t,
@@ -161,22 +167,13 @@ class AutoScalingService:
         ]
         return {"ScalableTargets": out, **({"NextToken": token} if token else {})}
 
-    def _policies_of(self, ctx: RequestContext, resource_id: str, dimension: str) -> list[ScalingPolicy]:
-        return [
-            cast(ScalingPolicy, q)
-            for q in self.store.items(ctx.account, ctx.region, SCALING_POLICY)
-            if cast(ScalingPolicy, q).resource_id == resource_id and cast(ScalingPolicy, q).dimension == dimension
-        ]
-
     def deregister(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """DeregisterScalableTarget; its scaling policies go with it."""
         key = _key(p["ResourceId"], p["ScalableDimension"])
         target = self.store.get(ctx.account, ctx.region, SCALABLE_TARGET, key)
         if target is None or p["ServiceNamespace"] != "sagemaker":
             raise _not_registered(p)
-        for policy in self._policies_of(ctx, p["ResourceId"], p["ScalableDimension"]):
-            self.store.remove(policy, policy.name)
-        self.store.remove(target, key)
+        self.sagemaker.remove_scalable_target(cast(ScalableTarget, target))
         return {}
 
     def put_policy(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:

@@ -13,9 +13,10 @@ base64 for binary). Routing:
 
 * while an update or traffic shift is in progress on an endpoint that was InService, the old
   fleet keeps serving and the new one takes the share the deployment has shifted so far (canary,
-  linear, rolling), so invocations never fail during updates;
+  linear, rolling), so invocations never fail during updates; after UpdateRollbackFailed both
+  fleets keep serving in the proportion they had when the rollback began;
 * within a fleet, variants are picked at random in proportion to their current weights;
-  ``TargetVariant`` picks one explicitly;
+  ``TargetVariant`` picks one explicitly (from either fleet during a shift);
 * ``InferenceComponentName`` routes to that component (old or new specification during its
   rolling update); an endpoint hosting inference components requires it.
 """
@@ -32,7 +33,8 @@ from .protocol import AwsError, RequestContext
 from .sagemaker_ops import SageMakerService
 from .store import ENDPOINT, INFERENCE_COMPONENT, MODEL, Endpoint, Fleet, InferenceComponent, Model, Variant
 
-SERVING = ("InService", "Updating", "UpdateRollbackFailed", "SystemUpdating", "RollingBack")
+# Statuses in which an endpoint that has been InService takes invocations.
+SERVING = ("InService", "Updating", "UpdateRollbackFailed")
 
 
 def runtime_error(message: str) -> AwsError:
@@ -68,18 +70,8 @@ class RuntimeService:
     ) -> tuple[str, dict[str, Any]]:
         """Return ``(variant_name, response_document)`` or raise the AWS runtime error."""
         store = self.sagemaker.store
-        ep = store.get(ctx.account, ctx.region, ENDPOINT, endpoint_name)
-        if ep is None or not self.sagemaker.settle_endpoint(cast(Endpoint, ep)):
-            raise runtime_error(f"Endpoint {endpoint_name} of account {ctx.account} not found.")
-        ep = cast(Endpoint, ep)
-        status = self.sagemaker.status_of(ep)
-        if status not in SERVING or ep.fleet is None:
-            raise runtime_error(f"Endpoint {ep.arn} is not in service (status: {status}).")
-        fleet = ep.fleet
-        dep = ep.deployment
-        t = now()
-        if dep is not None and dep.kind == UPDATE and self.rng.random() < dep.fraction(t):
-            fleet = cast(Fleet, dep.target["fleet"])
+        ep = self.serving_endpoint(ctx, endpoint_name)
+        fleet, other = self._pick_fleet(ep)
         components = [
             cast(InferenceComponent, ic)
             for ic in store.items(ctx.account, ctx.region, INFERENCE_COMPONENT)
@@ -93,7 +85,7 @@ class RuntimeService:
                 "inference components. Please include Inference Component Name header or consider using "
                 "SageMaker models."
             )
-        variant = self._pick_variant(fleet, ep, target_variant)
+        fleet, variant = self._pick_variant(ep, fleet, other, target_variant)
         doc = {
             "endpoint": ep.name,
             "endpoint_config": fleet.config_name,
@@ -105,21 +97,44 @@ class RuntimeService:
         }
         return variant.name, doc
 
-    def _pick_variant(self, fleet: Fleet, ep: Endpoint, target: str | None) -> Variant:
+    def serving_endpoint(self, ctx: RequestContext, endpoint_name: str) -> Endpoint:
+        """The endpoint an invocation names, or Runtime's ``ValidationError`` if it cannot serve."""
+        ep = self.sagemaker.find(ctx, ENDPOINT, endpoint_name)
+        if not isinstance(ep, Endpoint):
+            raise runtime_error(f"Endpoint {endpoint_name} of account {ctx.account} not found.")
+        status = self.sagemaker.status_of(ep)
+        if status not in SERVING or ep.fleet is None:
+            raise runtime_error(f"Endpoint {ep.arn} is not in service (status: {status}).")
+        return ep
+
+    def _pick_fleet(self, ep: Endpoint) -> tuple[Fleet, Fleet | None]:
+        """(fleet serving this request, the other fleet while two serve) by the shifted share."""
+        assert ep.fleet is not None
+        dep = ep.deployment
+        if dep is not None and dep.kind == UPDATE:
+            new = cast(Fleet, dep.target["fleet"])
+            share = dep.fraction(now())
+        elif ep.stranded is not None:  # UpdateRollbackFailed: a mix of both fleets serves
+            new, share = ep.stranded
+        else:
+            return ep.fleet, None
+        return (new, ep.fleet) if self.rng.random() < share else (ep.fleet, new)
+
+    def _pick_variant(
+        self, ep: Endpoint, fleet: Fleet, other: Fleet | None, target: str | None
+    ) -> tuple[Fleet, Variant]:
+        """(fleet, variant) serving the request: ``target`` if given, else by current weights."""
         if target:
-            for v in fleet.variants:
-                if v.name.lower() == target.lower():
-                    return v
-            # During a shift the target may exist only in the other fleet; serve it from there.
-            other = ep.fleet if fleet is not ep.fleet else None
-            for v in other.variants if other else []:
-                if v.name.lower() == target.lower():
-                    return v
+            # During a shift the target may exist in only one of the fleets; serve it from there.
+            for candidate in (fleet, other) if other else (fleet,):
+                for v in candidate.variants:
+                    if v.name.lower() == target.lower():
+                        return candidate, v
             raise runtime_error(f"Variant {target} not found for endpoint {ep.name}.")
         weights = [max(v.weight, 0.0) for v in fleet.variants]
         if sum(weights) <= 0:
-            return fleet.variants[0]
-        return self.rng.choices(fleet.variants, weights=weights)[0]
+            return fleet, fleet.variants[0]
+        return fleet, self.rng.choices(fleet.variants, weights=weights)[0]
 
     def _invoke_component(
         self, ctx: RequestContext, ep: Endpoint, name: str, body: bytes

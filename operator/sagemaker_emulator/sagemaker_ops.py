@@ -41,12 +41,16 @@ from .store import (
     INFERENCE_COMPONENT,
     MODEL,
     SAGEMAKER_KINDS,
+    SCALABLE_TARGET,
+    SCALING_POLICY,
     Endpoint,
     EndpointConfig,
     Fleet,
     InferenceComponent,
     Model,
     Resource,
+    ScalableTarget,
+    ScalingPolicy,
     Store,
     Variant,
     sagemaker_arn,
@@ -223,8 +227,11 @@ class SageMakerService:
             self._activate(ep.fleet)
             ep.status, ep.failure_reason = "InService", None
             ep.last_deployment_config = dep.deployment_config
+            ep.stranded = None
         elif outcome == "rollback_failed":
             ep.status, ep.failure_reason = "UpdateRollbackFailed", f"Auto-rollback failed: {dep.rollback_reason}"
+            # The endpoint keeps serving the mix of old and new fleets it had when the rollback began.
+            ep.stranded = (cast(Fleet, dep.target["fleet"]), dep.fraction(dep.finish_at))
         else:
             ep.status = "InService"
             ep.failure_reason = dep.failure if outcome == "failed" else dep.rollback_reason
@@ -298,11 +305,104 @@ class SageMakerService:
                 if trigger is not None:
                     dep.rollback_reason = trigger.reason or reason
 
+    def _start_update(
+        self,
+        resource: Endpoint | InferenceComponent,
+        target: dict[str, Any],
+        deploy: dict[str, Any] | None,
+        failure: str | None,
+        total: int,
+    ) -> None:
+        """Start an update (endpoint or inference component) that installs ``target``.
+
+        A failing update never shifts traffic: it fails once the new fleet would have been
+        provisioned. An update that names alarms may roll back; an alarm already in ALARM starts
+        that rollback at once (from the first traffic shift).
+        """
+        t = now()
+        update = self.durations.update
+        if failure is not None:
+            steps, finish = [Step(t, 0.0, "Creating")], t + update
+        else:
+            steps, finish = plan_steps(t, update, deploy, total)
+        dep = Deployment(
+            kind=UPDATE,
+            started=t,
+            finish_at=finish,
+            steps=steps,
+            target=target,
+            deployment_config=copy.deepcopy(deploy),
+            alarms=alarm_names(deploy),
+            failure=failure,
+            rollback_seconds=update,
+        )
+        resource.deployment, resource.failure_reason, resource.modified = dep, None, t
+        if dep.alarms and failure is None:
+            self.store.in_flight.add((resource.account, resource.region, resource.kind, resource.name.lower()))
+            firing = next((a for a in dep.alarms if self.store.alarms.get(a) == "ALARM"), None)
+            if firing is not None:
+                self.start_rollbacks(firing, t)
+
     def _failure_for(self, ctx: RequestContext, kind: str, name: str, operation: str) -> str | None:
         trigger = self.store.take_trigger(kind, name, operation)
         if trigger is None:
             return None
         return trigger.reason or f"Injected failure of {KIND_LABEL[kind]} {operation} by the emulator admin API."
+
+    # -------------------------------------------------------------- Application Auto Scaling
+    @staticmethod
+    def _scaling_owner(resource_id: str) -> tuple[str, str, str | None] | None:
+        """(kind, lower-cased name, variant) of a SageMaker scalable target's ResourceId."""
+        parts = resource_id.split("/")
+        if len(parts) == 4 and parts[0] == "endpoint" and parts[2] == "variant":
+            return ENDPOINT, parts[1].lower(), parts[3]
+        if len(parts) == 2 and parts[0] == "inference-component":
+            return INFERENCE_COMPONENT, parts[1].lower(), None
+        return None
+
+    def scalable_targets_of(self, account: str, region: str, kind: str, name: str) -> list[ScalableTarget]:
+        """Scalable targets registered for an endpoint's variants or an inference component."""
+        out = []
+        for target in self.store.items(account, region, SCALABLE_TARGET):
+            owner = self._scaling_owner(cast(ScalableTarget, target).resource_id)
+            if owner is not None and owner[:2] == (kind, name.lower()):
+                out.append(cast(ScalableTarget, target))
+        return out
+
+    def policies_of(self, target: ScalableTarget) -> list[ScalingPolicy]:
+        """The scaling policies attached to a scalable target."""
+        return [
+            cast(ScalingPolicy, q)
+            for q in self.store.items(target.account, target.region, SCALING_POLICY)
+            if (cast(ScalingPolicy, q).resource_id, cast(ScalingPolicy, q).dimension)
+            == (target.resource_id, target.dimension)
+        ]
+
+    def remove_scalable_target(self, target: ScalableTarget) -> None:
+        """Deregister a scalable target; its policies go with it, as on AWS."""
+        for policy in self.policies_of(target):
+            self.store.remove(policy)
+        self.store.remove(target)
+
+    def deregister_scaling(self, account: str, region: str, kind: str, name: str) -> None:
+        """Deregister the scalable targets of a deleted endpoint or inference component."""
+        for target in self.scalable_targets_of(account, region, kind, name):
+            self.remove_scalable_target(target)
+
+    def _refuse_instance_type_change(self, ep: Endpoint, new: Fleet) -> None:
+        """AWS fails an update that changes the instance type of a variant registered for auto scaling."""
+        current = {v.name.lower(): v for v in ep.fleet.variants} if ep.fleet else {}
+        wanted = {v.name.lower(): v for v in new.variants}
+        for target in self.scalable_targets_of(ep.account, ep.region, ENDPOINT, ep.name):
+            owner = self._scaling_owner(target.resource_id)
+            variant = (owner[2] or "").lower() if owner else ""
+            old_v, new_v = current.get(variant), wanted.get(variant)
+            if old_v is not None and new_v is not None and old_v.instance_type != new_v.instance_type:
+                raise validation_error(
+                    f'The update would change the instance type of variant "{old_v.name}" of endpoint "{ep.arn}", '
+                    "which is registered as an Application Auto Scaling scalable target. Deregister the scalable "
+                    "target before updating the endpoint."
+                )
 
     # ------------------------------------------------------------------------------ tags
     def _resource_by_arn(self, arn: str) -> Resource:
@@ -624,6 +724,7 @@ class SageMakerService:
         self._refuse_unless_in_service(ep, allow_rollback_failed=True)
         config = cast(EndpointConfig, self.require(ctx, ENDPOINT_CONFIG, p["EndpointConfigName"]))
         new, failure = self._fleet(ctx, config)
+        self._refuse_instance_type_change(ep, new)
         failure = self._failure_for(ctx, ENDPOINT, ep.name, "update") or failure
         old = ep.fleet
         if p.get("RetainAllVariantProperties") and old is not None:
@@ -642,31 +743,8 @@ class SageMakerService:
         deploy = p.get("DeploymentConfig")
         if deploy is None and p.get("RetainDeploymentConfig"):
             deploy = ep.last_deployment_config
-        t = now()
-        update = self.durations.update
         total = sum(v.desired_count or 1 for v in new.variants)
-        if failure is not None:
-            steps, finish = [Step(t, 0.0, "Creating")], t + update
-        else:
-            steps, finish = plan_steps(t, update, deploy, total)
-        dep = Deployment(
-            kind=UPDATE,
-            started=t,
-            finish_at=finish,
-            steps=steps,
-            target={"fleet": new},
-            deployment_config=copy.deepcopy(deploy),
-            alarms=alarm_names(deploy),
-            failure=failure,
-            rollback_seconds=update,
-        )
-        ep.deployment, ep.failure_reason, ep.modified = dep, None, t
-        if dep.alarms and failure is None:
-            self.store.in_flight.add((ep.account, ep.region, ENDPOINT, ep.name.lower()))
-            for alarm in dep.alarms:
-                if self.store.alarms.get(alarm) == "ALARM":
-                    self.start_rollbacks(alarm, t)
-                    break
+        self._start_update(ep, {"fleet": new}, deploy, failure, total)
         return {"EndpointArn": ep.arn}
 
     def op_UpdateEndpointWeightsAndCapacities(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -683,17 +761,19 @@ class SageMakerService:
                 f'The variant(s) "[{", ".join(missing)}]" is/are not present in the endpoint configuration '
                 f'"{ep.fleet.config_name}" of endpoint "{ep.arn}".'
             )
+        for d in p["DesiredWeightsAndCapacities"]:  # check everything before changing anything
+            v = variants[d["VariantName"].lower()]
+            if "DesiredInstanceCount" in d and v.serverless is not None:
+                raise validation_error(f"Variant {v.name} is serverless: DesiredInstanceCount cannot be set.")
+            if d.get("ServerlessUpdateConfig") and v.serverless is None:
+                raise validation_error(f"Variant {v.name} is not serverless: ServerlessUpdateConfig cannot be set.")
         for d in p["DesiredWeightsAndCapacities"]:
             v = variants[d["VariantName"].lower()]
             if "DesiredWeight" in d:
                 v.desired_weight = float(d["DesiredWeight"])
             if "DesiredInstanceCount" in d:
-                if v.serverless is not None:
-                    raise validation_error(f"Variant {v.name} is serverless: DesiredInstanceCount cannot be set.")
                 v.desired_count = int(d["DesiredInstanceCount"])
-            if d.get("ServerlessUpdateConfig"):
-                if v.serverless is None:
-                    raise validation_error(f"Variant {v.name} is not serverless: ServerlessUpdateConfig cannot be set.")
+            if d.get("ServerlessUpdateConfig") and v.serverless is not None:
                 v.extra["desired_serverless"] = {**v.serverless, **d["ServerlessUpdateConfig"]}
         t = now()
         ep.deployment = Deployment(kind=WEIGHTS, started=t, finish_at=t + self.durations.update)
@@ -701,10 +781,20 @@ class SageMakerService:
         return {"EndpointArn": ep.arn}
 
     def op_DeleteEndpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        """DeleteEndpoint: Deleting -> gone; accepted in every state (the only call a Failed one takes)."""
+        """DeleteEndpoint: Deleting -> gone. Accepted when the endpoint is InService, Failed (the
+        only call a failed endpoint takes), OutOfService or UpdateRollbackFailed; refused while an
+        operation is in progress (Creating, Updating, Deleting), as AWS refuses it.
+
+        Application Auto Scaling deregisters the endpoint's variants (and so their policies), as
+        AWS documents for endpoints configured for auto scaling.
+        """
         ep = self.endpoint(ctx, p["EndpointName"])
-        if ep.deployment is not None and ep.deployment.kind == DELETE:
-            return {}
+        if ep.deployment is not None:
+            raise validation_error(f'Cannot update in-progress endpoint "{ep.arn}".')
+        self.deregister_scaling(ep.account, ep.region, ENDPOINT, ep.name)
+        for ic in self.store.items(ep.account, ep.region, INFERENCE_COMPONENT):
+            if cast(InferenceComponent, ic).endpoint_name.lower() == ep.name.lower():
+                self.deregister_scaling(ep.account, ep.region, INFERENCE_COMPONENT, ic.name)
         t = now()
         self.store.in_flight.discard((ep.account, ep.region, ENDPOINT, ep.name.lower()))
         ep.deployment = Deployment(kind=DELETE, started=t, finish_at=t + self.durations.delete)
@@ -844,31 +934,8 @@ class SageMakerService:
         copies = int((p.get("RuntimeConfig") or {}).get("CopyCount", ic.desired_copies))
         failure = self._spec_failure(ctx, spec, ic.variant_name)
         failure = self._failure_for(ctx, INFERENCE_COMPONENT, ic.name, "update") or failure
-        deploy = p.get("DeploymentConfig")
-        t = now()
-        update = self.durations.update
-        if failure is not None:
-            steps, finish = [Step(t, 0.0, "Creating")], t + update
-        else:
-            steps, finish = plan_steps(t, update, deploy, max(copies, 1))
-        dep = Deployment(
-            kind=UPDATE,
-            started=t,
-            finish_at=finish,
-            steps=steps,
-            target={"spec": spec, "copies": copies},
-            deployment_config=copy.deepcopy(deploy),
-            alarms=alarm_names(deploy),
-            failure=failure,
-            rollback_seconds=update,
-        )
-        ic.deployment, ic.failure_reason, ic.modified = dep, None, t
-        if dep.alarms and failure is None:
-            self.store.in_flight.add((ic.account, ic.region, INFERENCE_COMPONENT, ic.name.lower()))
-            for alarm in dep.alarms:
-                if self.store.alarms.get(alarm) == "ALARM":
-                    self.start_rollbacks(alarm, t)
-                    break
+        target = {"spec": spec, "copies": copies}
+        self._start_update(ic, target, p.get("DeploymentConfig"), failure, max(copies, 1))
         return {"InferenceComponentArn": ic.arn}
 
     def op_UpdateInferenceComponentRuntimeConfig(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -885,6 +952,7 @@ class SageMakerService:
         """DeleteInferenceComponent: Deleting -> gone."""
         ic = self.component(ctx, p["InferenceComponentName"])
         if ic.deployment is None or ic.deployment.kind != DELETE:
+            self.deregister_scaling(ic.account, ic.region, INFERENCE_COMPONENT, ic.name)
             t = now()
             self.store.in_flight.discard((ic.account, ic.region, INFERENCE_COMPONENT, ic.name.lower()))
             ic.deployment = Deployment(kind=DELETE, started=t, finish_at=t + self.durations.delete)

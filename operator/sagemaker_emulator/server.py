@@ -48,13 +48,15 @@ from .protocol import (
 )
 from .runtime import RuntimeService
 from .sagemaker_ops import SageMakerService
-from .store import ENDPOINT, Endpoint, Store
+from .store import Store
 from .sts import StsService
 from .validation import service_model, validate, validate_input, validate_output, validation_message
 
 log = logging.getLogger(__name__)
 
 _INVOKE_RE = re.compile(r"^/endpoints/([^/]+)/(invocations|async-invocations)$")
+# Counters key unknown operations under one label, so arbitrary client input cannot grow them.
+UNKNOWN_OPERATION = "(unknown operation)"
 ErrorWriter = Callable[[RequestContext | None, AwsError], web.Response]
 
 
@@ -164,6 +166,15 @@ class Emulator:
             return await handle_admin(self, request)
         target = request.headers.get("X-Amz-Target")
         if target:
+            if request.method != "POST":
+                return json_error(
+                    None,
+                    AwsError(
+                        "UnknownOperationException",
+                        f"{target}: JSON 1.1 requests must use POST, not {request.method}.",
+                        405,
+                    ),
+                )
             prefix, _, operation = target.partition(".")
             if prefix == "SageMaker":
                 return await self._json_call(request, "sagemaker", operation, self.sagemaker.handlers)
@@ -187,8 +198,8 @@ class Emulator:
         operation: str,
         handlers: dict[str, Callable[[RequestContext, dict[str, Any]], dict[str, Any]]],
     ) -> web.Response:
-        ctx = self.context(request, service, operation)
         model = service_model(service)
+        ctx = self.context(request, service, operation if operation in model.operation_names else UNKNOWN_OPERATION)
 
         async def call() -> web.Response:
             if operation not in model.operation_names:
@@ -258,14 +269,10 @@ class Emulator:
         return await self._run(ctx, rest_json_error, call)
 
     def _invoke_async(self, ctx: RequestContext, params: dict[str, Any]) -> web.Response:
-        ep = self.sagemaker.find(ctx, ENDPOINT, params["EndpointName"])
-        if not isinstance(ep, Endpoint):
-            raise AwsError("ValidationError", f"Endpoint {params['EndpointName']} of account {ctx.account} not found.")
+        ep = self.runtime.serving_endpoint(ctx, params["EndpointName"])
         config = (ep.fleet.config if ep.fleet else {}).get("AsyncInferenceConfig")
         if not config:
             raise AwsError("ValidationError", f"Endpoint {ep.name} is not configured for asynchronous inference.")
-        if self.sagemaker.status_of(ep) not in ("InService", "Updating"):
-            raise AwsError("ValidationError", f"Endpoint {ep.arn} is not in service.")
         inference_id = params.get("InferenceId") or str(uuid.uuid4())
         output = config["OutputConfig"].get("S3OutputPath", "s3://emulator-async-output").rstrip("/")
         headers = {
@@ -280,10 +287,10 @@ class Emulator:
         if request.method == "POST":
             form.update({k: str(v) for k, v in (await request.post()).items()})
         operation = form.get("Action", "")
-        ctx = self.context(request, "sts", operation or "Unknown")
+        model = service_model("sts")
+        ctx = self.context(request, "sts", operation if operation in model.operation_names else UNKNOWN_OPERATION)
 
         async def call() -> web.Response:
-            model = service_model("sts")
             if operation not in model.operation_names:
                 raise AwsError(
                     "InvalidAction", f"Could not find operation {operation or '(none)'} for version 2011-06-15"

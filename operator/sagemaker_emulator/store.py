@@ -91,6 +91,8 @@ class Endpoint(Resource):
     failure_reason: str | None = None
     last_deployment_config: dict[str, Any] | None = None
     deployment: Deployment | None = None
+    # After UpdateRollbackFailed: the new fleet left half-deployed and its share of the traffic.
+    stranded: tuple[Fleet, float] | None = None
 
 
 @dataclass(slots=True)

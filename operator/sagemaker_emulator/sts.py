@@ -9,6 +9,7 @@ Any other access key is the "default" caller in the emulator's default account.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 import string
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 
 from .protocol import AwsError, RequestContext
 
-_ROLE_PREFIX = "arn:aws:iam::"
+_ROLE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::(\d{12}):role/((?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64})")
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,13 @@ class StsService:
         return self.identities.get(access_key)
 
     def assume_role(self, ctx: RequestContext, p: dict[str, Any], t: float) -> dict[str, Any]:
-        """AssumeRole: any ``arn:aws:iam::ACCOUNT:role/NAME`` is accepted."""
+        """AssumeRole: any ``arn:aws:iam::ACCOUNT:role/[PATH/]NAME`` is accepted."""
         role_arn = p["RoleArn"]
-        account, _, resource = role_arn[len(_ROLE_PREFIX) :].partition(":")
-        if not role_arn.startswith(_ROLE_PREFIX) or len(account) != 12 or not resource.startswith("role/"):
-            raise AwsError("ValidationError", f"{role_arn} is invalid")
-        role_name = resource.rsplit("/", 1)[-1]
+        match = _ROLE_ARN.fullmatch(role_arn)
+        if match is None:
+            # What STS answers for an ARN that is not an IAM role ARN (e.g. an OIDC provider ARN).
+            raise AwsError("ValidationError", "Request ARN is invalid")
+        account, role_name = match.group(1), match.group(2).rsplit("/", 1)[-1]
         session = p["RoleSessionName"]
         duration = int(p.get("DurationSeconds") or 3600)
         access_key = _random("ASIA", 16)

@@ -7,8 +7,14 @@ list lengths, numeric ranges, unknown members). Violations are reported the way 
     1 validation error detected: Value 'bad_name' at 'endpointName' failed to satisfy constraint:
     Member must satisfy regular expression pattern: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
 
-Member paths use AWS's convention: lower-camel member names, list items as ``name.N.member``
-(1-based), map values as ``name.KEY``.
+Member paths use AWS's convention: lower-camel member names, items of a list of structures as
+``name.N.member`` (1-based), structure values of a map as ``name.KEY``. A bad item of a list of
+scalars, or a bad map key or scalar map value, is reported once at the list or map with all the
+member's constraints, as AWS does::
+
+    Value '[a b]' at 'tagKeys' failed to satisfy constraint: Member must satisfy constraint:
+    [Member must have length less than or equal to 128, Member must have length greater than or
+    equal to 1, Member must satisfy regular expression pattern: ...]
 
 Model patterns are Java regular expressions; :func:`compile_pattern` translates the constructs
 used in the models (``\\p{ASCII}``, ``\\p{Print}``, ``\\z``, supplementary ``\\uXXXXX``).
@@ -20,7 +26,6 @@ are not checked.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -97,11 +102,34 @@ def camel(name: str) -> str:
 
 
 def _fmt(value: Any) -> str:
+    """A value as AWS's (Java) validator prints it: ``[a, b]`` for lists, ``{k=v}`` for maps."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"), default=str)[:200]
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_fmt(v)}" for k, v in value.items()) + "}"
     return str(value)
+
+
+_CONTAINERS = ("structure", "list", "map")
+
+
+def constraints_of(shape: Shape) -> list[str]:
+    """Every constraint of a scalar shape, worded and ordered as AWS lists them."""
+    meta = shape.metadata
+    sized = shape.type_name in ("string", "blob", "list", "map")
+    noun = "length" if sized else "value"
+    out = []
+    if "max" in meta:
+        out.append(f"Member must have {noun} less than or equal to {meta['max']}")
+    if "min" in meta:
+        out.append(f"Member must have {noun} greater than or equal to {meta['min']}")
+    if meta.get("pattern"):
+        out.append(f"Member must satisfy regular expression pattern: {meta['pattern']}")
+    if meta.get("enum"):
+        out.append(f"Member must satisfy enum value set: [{', '.join(meta['enum'])}]")
+    return out
 
 
 class _Walker:
@@ -159,20 +187,37 @@ class _Walker:
             self._type_error(shape, value, path)
         assert isinstance(shape, ListShape)
         self._length(shape, value, len(value), path)
-        for index, item in enumerate(value, start=1):
-            if item is None:
-                continue
-            self.walk(shape.member, item, f"{path}.{index}.member")
+        member = shape.member
+        if member.type_name in _CONTAINERS:
+            for index, item in enumerate(value, start=1):
+                if item is not None:
+                    self.walk(member, item, f"{path}.{index}.member")
+            return
+        # AWS reports a bad item of a list of scalars once, at the list, listing the member's
+        # constraints: "Member must satisfy constraint: [Member must have length ...]".
+        if any(item is not None and self._scalar_fails(member, item, path) for item in value):
+            self.fail(value, path, f"Member must satisfy constraint: [{', '.join(constraints_of(member))}]")
 
     def _map(self, shape: Shape, value: Any, path: str) -> None:
         if not isinstance(value, dict):
             self._type_error(shape, value, path)
         assert isinstance(shape, MapShape)
         self._length(shape, value, len(value), path)
-        for key, item in value.items():
-            self.walk(shape.key, key, f"{path}.key")
-            if item is not None:
-                self.walk(shape.value, item, f"{path}.{key}")
+        # Map keys and values are reported at the map, as AWS does ("Map keys must satisfy ...").
+        if any(self._scalar_fails(shape.key, key, path) for key in value):
+            self.fail(value, path, f"Map keys must satisfy constraint: [{', '.join(constraints_of(shape.key))}]")
+        if shape.value.type_name in _CONTAINERS:
+            for key, item in value.items():
+                if item is not None:
+                    self.walk(shape.value, item, f"{path}.{key}")
+        elif any(item is not None and self._scalar_fails(shape.value, item, path) for item in value.values()):
+            self.fail(value, path, f"Map value must satisfy constraint: [{', '.join(constraints_of(shape.value))}]")
+
+    def _scalar_fails(self, shape: Shape, value: Any, path: str) -> bool:
+        """Whether a scalar list item / map key or value violates its shape (type errors raise)."""
+        probe = _Walker(self.check_unknown)
+        probe.walk(shape, value, path)
+        return bool(probe.errors)
 
     def _string(self, shape: Shape, value: Any, path: str) -> None:
         if not isinstance(value, str):

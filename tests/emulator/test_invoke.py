@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
 import json
-import threading
 from collections import Counter
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_helpers import IMAGE, IMAGE2, client, error_of, make_config, make_endpoint, make_model, wait_until
+from emulator_helpers import IMAGE, error_of, make_config, make_endpoint, make_model
 
 from sagemaker_emulator.admin import AdminClient
-from sagemaker_emulator.server import EmulatorThread
 
 
 def test_echo_format_and_variant_header(sm: Any, rt: Any) -> None:
@@ -58,52 +55,6 @@ def test_not_in_service_fails(sm: Any, rt: Any, admin: AdminClient) -> None:
     code, message, status = error_of(exc)
     assert (code, status) == ("ValidationError", 400)
     assert "not in service" in message
-
-
-def test_no_failed_invocation_during_canary_update(emulator: EmulatorThread, sm: Any, admin: AdminClient) -> None:
-    make_endpoint(sm, "ep")
-    make_model(sm, "m2", IMAGE2)
-    make_config(sm, "c2", ("AllTraffic", "m2", 1.0, 2))
-    admin.set_durations(update=0.3)
-    stop = threading.Event()
-    results: list[str] = []
-    failures: list[BaseException] = []
-
-    def loop() -> None:
-        runtime = client(emulator, "sagemaker-runtime")
-        while not stop.is_set():
-            try:
-                body = runtime.invoke_endpoint(EndpointName="ep", Body=b"{}")["Body"].read()
-                results.append(json.loads(body)["endpoint_config"])
-            except BaseException as exc:
-                failures.append(exc)
-
-    worker = threading.Thread(target=loop)
-    worker.start()
-    try:
-        wait_until(lambda: len(results) >= 5)
-        routing = {
-            "Type": "CANARY",
-            "WaitIntervalInSeconds": 1,
-            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
-        }
-        sm.update_endpoint(
-            EndpointName="ep",
-            EndpointConfigName="c2",
-            DeploymentConfig={"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": routing}},
-        )
-        wait_until(lambda: sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] == "InService", timeout=15)
-        count = len(results)
-        wait_until(lambda: len(results) >= count + 5)
-    finally:
-        stop.set()
-        worker.join(timeout=10)
-    assert not worker.is_alive()
-    assert failures == []
-    assert {"ep-c1", "c2"} <= set(results)  # both fleets served during the shift
-    assert results[-1] == "c2"
-    transitions = sum(1 for a, b in itertools.pairwise(results) if a != b)
-    assert transitions >= 2  # a canary mixes fleets rather than switching once
 
 
 def test_invoke_async_needs_async_config(sm: Any, rt: Any) -> None:
