@@ -1,0 +1,47 @@
+"""Installing the operator's CRDs into a test cluster (the CRD tests; the operator's tests as a session fixture)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import yaml
+from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
+
+from tests.helpers import wait_for
+
+CRDS_FOLDER = Path(__file__).resolve().parent.parent / "crds"
+
+
+def apply_crds(admin_client: ApiClient, folder: Path = CRDS_FOLDER, *, timeout: float = 60) -> list[str]:
+    """Create or replace every CRD in ``folder`` (``*.yaml``) and wait until each is Established; returns their names.
+
+    Replacing keeps the server's copy current when the generator changed between runs on a reused cluster
+    (TEST_KUBECONFIG). A CRD the API server refuses raises the ApiException, whose body names the bad schema field.
+    """
+    extensions = kubernetes.client.ApiextensionsV1Api(admin_client)
+    names = []
+    for path in sorted(folder.glob("*.yaml")):
+        document: dict[str, Any] = yaml.safe_load(path.read_text())
+        name = document["metadata"]["name"]
+        try:
+            extensions.create_custom_resource_definition(document)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            current = extensions.read_custom_resource_definition(name)
+            document["metadata"]["resourceVersion"] = current.metadata.resource_version
+            extensions.replace_custom_resource_definition(name, document)
+        names.append(name)
+
+    def established(name: str) -> bool:
+        crd = extensions.read_custom_resource_definition(name)
+        conditions = (crd.status.conditions if crd.status else None) or []
+        return any(c.type == "Established" and c.status == "True" for c in conditions)
+
+    for name in names:
+        wait_for(functools.partial(established, name), timeout=timeout, what=f"CRD {name} to be Established")
+    return names
