@@ -42,6 +42,57 @@ def main() -> None:
     """Run Amazon SageMaker real-time inference hosting from Kubernetes custom resources."""
 
 
+@main.command("run")
+@click.option("-n", "--namespace", "namespaces", multiple=True,
+              help="Watch only this namespace (repeatable). Default: all namespaces.")
+@click.option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], show_envvar=True,
+              help="Default AWS region for objects without spec.region.")
+@click.option("--cluster-id", envvar="SAGEMAKER_OPERATOR_CLUSTER_ID", default="default", show_default=True,
+              help="This cluster's name in the ownership tags of AWS resources; unique per AWS account.")
+@click.option("--resync-seconds", type=click.FloatRange(min=1), default=300.0, show_default=True,
+              help="Drift check interval per Ready endpoint (one DescribeEndpoint; up to 20% jitter is added).")
+@click.option("--poll-initial-seconds", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
+              help="First delay before describing a resource AWS is working on; doubles up to --poll-max-seconds.")
+@click.option("--poll-max-seconds", type=click.FloatRange(min=0.05), default=60.0, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Objects reconciled at the same time.")
+@click.option("--liveness-port", type=click.IntRange(min=0, max=65535), default=8080, show_default=True,
+              help="Port of the /healthz liveness endpoint (0: none).")
+@click.option("--metrics-port", type=click.IntRange(min=0, max=65535), default=9090, show_default=True,
+              help="Port of the Prometheus /metrics endpoint (0: none).")
+@click.option("--log-format", type=click.Choice(["plain", "json"]), default="plain", show_default=True)
+@click.option("--verbose", is_flag=True, help="Log more.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, exists=True),
+              help="Kubeconfig to use outside a cluster (default: in-cluster, then KUBECONFIG).")
+def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync_seconds: float,
+        poll_initial_seconds: float, poll_max_seconds: float, workers: int, liveness_port: int, metrics_port: int,
+        log_format: str, verbose: bool, kubeconfig: str | None) -> None:
+    """Run the operator: reconcile SageMaker custom resources until stopped (SIGINT/SIGTERM)."""
+    import os
+
+    import kopf
+    from prometheus_client import start_http_server
+
+    import sagemaker_operator.handlers  # noqa: F401 - registers the kopf handlers
+    from sagemaker_operator.metrics import REGISTRY
+    from sagemaker_operator.reconcile.context import OperatorSettings
+
+    if kubeconfig:
+        os.environ["KUBECONFIG"] = kubeconfig
+    kopf.configure(verbose=verbose, log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL)
+    if metrics_port:
+        start_http_server(metrics_port, registry=REGISTRY)
+    settings = OperatorSettings(cluster_id=cluster_id, default_region=region, resync_seconds=resync_seconds,
+                                poll_initial_seconds=poll_initial_seconds, poll_max_seconds=poll_max_seconds)
+    kopf.run(
+        standalone=True,
+        clusterwide=not namespaces,
+        namespaces=list(namespaces),
+        liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
+        memo=kopf.Memo(settings=settings, workers=workers),
+    )
+
+
 @main.command("local-cluster")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Keep certificates, etcd data and logs here instead of a temporary folder.")

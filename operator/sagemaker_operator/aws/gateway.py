@@ -1,0 +1,102 @@
+"""Every SageMaker call the operator makes, as async methods.
+
+boto3 is synchronous; calls run in a bounded thread pool so that slow AWS answers never block the event loop that
+also serves the Kubernetes watches. Each call is counted (by operation and outcome) and failures come out as
+:class:`~sagemaker_operator.aws.errors.AwsFailure`, never as raw botocore exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sagemaker_operator.aws.clients import AwsTarget, ClientFactory
+from sagemaker_operator.aws.errors import AwsFailure, FailureKind, classify
+from sagemaker_operator.metrics import AWS_CALL_SECONDS, AWS_CALLS
+
+
+class SageMakerGateway:
+    """The operator's AWS layer: one method per SageMaker (and Application Auto Scaling) operation it uses."""
+
+    def __init__(self, clients: ClientFactory | None = None, *, max_concurrency: int = 32) -> None:
+        self._clients = clients or ClientFactory()
+        self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="aws")
+
+    def close(self) -> None:
+        """Stop the worker threads (waits for calls under way)."""
+        self._executor.shutdown(wait=True)
+
+    async def call(self, target: AwsTarget, operation: str, service: str = "sagemaker", **params: Any
+                   ) -> dict[str, Any]:
+        """Call ``operation`` (the boto3 snake_case method name) with ``params``; raise AwsFailure on error."""
+        client = self._clients.client(service, target)
+        method = getattr(client, operation)
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        try:
+            response: dict[str, Any] = await loop.run_in_executor(self._executor, lambda: method(**params))
+        except Exception as error:  # classified below; anything unknown is re-raised by classify()
+            failure = classify(error, _api_name(client, operation))
+            AWS_CALLS.labels(service, failure.operation, failure.code).inc()
+            raise failure from error
+        finally:
+            AWS_CALL_SECONDS.labels(service, operation).observe(time.monotonic() - started)
+        AWS_CALLS.labels(service, _api_name(client, operation), "ok").inc()
+        response.pop("ResponseMetadata", None)
+        return response
+
+    def service_url(self, target: AwsTarget, service: str) -> str:
+        """The base URL the clients of ``service`` use in the target's region (AWS_ENDPOINT_URL honoured)."""
+        return str(self._clients.client(service, target).meta.endpoint_url)
+
+    async def describe(self, target: AwsTarget, operation: str, **params: Any) -> dict[str, Any] | None:
+        """A Describe* call that answers None for a resource that does not exist."""
+        try:
+            return await self.call(target, operation, **params)
+        except AwsFailure as failure:
+            if failure.kind is FailureKind.NOT_FOUND:
+                return None
+            raise
+
+    async def delete(self, target: AwsTarget, operation: str, **params: Any) -> bool:
+        """A Delete* call; False when the resource was already gone (which counts as success)."""
+        try:
+            await self.call(target, operation, **params)
+        except AwsFailure as failure:
+            if failure.kind is FailureKind.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    async def list_tags(self, target: AwsTarget, arn: str) -> dict[str, str]:
+        """All tags of a SageMaker resource, as a dict."""
+        tags: dict[str, str] = {}
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"ResourceArn": arn, "MaxResults": 100}
+            if token:
+                params["NextToken"] = token
+            page = await self.call(target, "list_tags", **params)
+            tags.update({t["Key"]: t["Value"] for t in page.get("Tags", [])})
+            token = page.get("NextToken")
+            if not token:
+                return tags
+
+    async def set_tags(self, target: AwsTarget, arn: str, current: dict[str, str], desired: dict[str, str]) -> bool:
+        """Make the resource's tags equal ``desired``; True if anything was changed."""
+        stale = sorted(set(current) - set(desired))
+        changed = {k: v for k, v in desired.items() if current.get(k) != v}
+        if stale:
+            await self.call(target, "delete_tags", ResourceArn=arn, TagKeys=stale)
+        if changed:
+            await self.call(target, "add_tags", ResourceArn=arn,
+                            Tags=[{"Key": k, "Value": v} for k, v in sorted(changed.items())])
+        return bool(stale or changed)
+
+
+def _api_name(client: Any, operation: str) -> str:
+    """The AWS operation name (``DescribeEndpoint``) for a boto3 method name (``describe_endpoint``)."""
+    mapping: dict[str, str] = getattr(client, "meta").method_to_api_mapping  # noqa: B009 - boto3 attribute
+    return mapping.get(operation, operation)

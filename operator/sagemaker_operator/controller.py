@@ -1,0 +1,254 @@
+"""The reconcile loop: a keyed work queue fed by kopf's watches, drained by a few workers.
+
+Why a queue of our own next to kopf: kopf's stateful handlers keep their retry state in the object (one Kubernetes
+write per retry) and cannot wake one object when another changes. Here kopf's watch handlers only record the new
+snapshot and enqueue the object and the objects that depend on it (a model change wakes its endpoint configs at
+once, in memory). Each reconcile is level-triggered: it looks at the latest snapshot, never at the event that woke
+it, so a crash or a missed event is healed by the next pass. Waiting is a requeue with a delay, never a sleep.
+
+One object is never reconciled by two workers at once; an object enqueued while it is being reconciled is run
+again right after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sagemaker_operator.kube import Conflict, KubeWriter
+from sagemaker_operator.metrics import ENDPOINTS_BY_STATUS, QUEUE_DEPTH, RECONCILE_SECONDS, RECONCILES
+from sagemaker_operator.reconcile.context import ReconcileContext
+from sagemaker_operator.reconcile.failures import RetryLater
+from sagemaker_operator.reconcile.objects import (
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    FINALIZER,
+    MODEL,
+    KubeObject,
+    ObjectRef,
+    config_ref,
+    model_refs,
+)
+from sagemaker_operator.status import Outcome, build_status, status_patch
+
+logger = logging.getLogger(__name__)
+
+Step = Callable[[ReconcileContext, KubeObject], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class KindReconciler:
+    """The two entry points of one kind: bring AWS to the spec, and clean up on deletion."""
+
+    reconcile: Step
+    finalize: Step
+
+
+def _essence(obj: KubeObject) -> tuple[Any, ...]:
+    """What, when changed, needs the object itself reconciled (its own status writes do not)."""
+    return (obj.generation, tuple(sorted(obj.annotations.items())), obj.deleting, FINALIZER in obj.finalizers)
+
+
+class Controller:
+    """Owns the work queue and the workers; the kopf handlers call :meth:`observe`."""
+
+    def __init__(self, ctx: ReconcileContext, writer: KubeWriter, reconcilers: Mapping[str, KindReconciler], *,
+                 workers: int = 8, max_backoff: float = 300.0) -> None:
+        self.ctx = ctx
+        self.writer = writer
+        self.reconcilers = dict(reconcilers)
+        self.worker_count = workers
+        self.max_backoff = max_backoff
+        self._queue: asyncio.Queue[ObjectRef] = asyncio.Queue()
+        self._queued: set[ObjectRef] = set()
+        self._running: set[ObjectRef] = set()
+        self._dirty: set[ObjectRef] = set()
+        self._delayed: dict[ObjectRef, tuple[float, asyncio.TimerHandle]] = {}
+        self._failures: dict[ObjectRef, int] = {}
+        self._workers: list[asyncio.Task[None]] = []
+        self._rng = random.Random()
+        self.last_progress = time.monotonic()
+
+    # --- feeding the queue -------------------------------------------------------------------------------------
+
+    def observe(self, body: Mapping[str, Any], event_type: str | None) -> None:
+        """Record a watch event and enqueue what it affects."""
+        obj = KubeObject.from_body(body)
+        store = self.ctx.store
+        if event_type == "DELETED":
+            previous = store.remove(obj.ref)
+            self.ctx.forget(obj.ref)
+            self._wake(self._dependents_of(previous or obj))
+            return
+        previous = store.put(obj)
+        if previous is None or _essence(previous) != _essence(obj):
+            self.enqueue(obj.ref)
+        if previous is None or previous.status != obj.status or previous.spec != obj.spec or obj.deleting:
+            affected = self._dependents_of(obj)
+            if previous is not None:
+                affected |= self._dependents_of(previous)
+            self._wake(affected)
+
+    def _dependents_of(self, obj: KubeObject) -> set[ObjectRef]:
+        """Objects whose reconcile depends on ``obj``, in both directions of a reference: a model wakes the
+        configs that use it (new model name), a config wakes the models it uses (their garbage collection and
+        deletion wait on it), and likewise between configs and endpoints."""
+        store, ns = self.ctx.store, obj.namespace
+        if obj.kind == MODEL:
+            return {c.ref for c in store.configs_referencing_model(ns, obj.name)}
+        if obj.kind == ENDPOINT_CONFIG:
+            return ({ObjectRef(MODEL, ns, name) for name in model_refs(obj.spec)}
+                    | {e.ref for e in store.endpoints_referencing_config(ns, obj.name)})
+        if obj.kind == ENDPOINT:
+            name = config_ref(obj.spec)
+            return {ObjectRef(ENDPOINT_CONFIG, ns, name)} if name else set()
+        return set()
+
+    def _wake(self, refs: Iterable[ObjectRef]) -> None:
+        for ref in refs:
+            if self.ctx.store.get(ref) is not None:
+                self.enqueue(ref)
+
+    def enqueue(self, ref: ObjectRef, delay: float = 0.0) -> None:
+        """Reconcile ``ref`` after ``delay`` seconds (at once if 0); an earlier request wins over a later one."""
+        loop = asyncio.get_running_loop()
+        if delay <= 0:
+            pending = self._delayed.pop(ref, None)
+            if pending:
+                pending[1].cancel()
+            if ref in self._running:
+                self._dirty.add(ref)
+            elif ref not in self._queued:
+                self._queued.add(ref)
+                self._queue.put_nowait(ref)
+                QUEUE_DEPTH.set(len(self._queued))
+            return
+        due = loop.time() + delay
+        pending = self._delayed.get(ref)
+        if ref in self._queued or (pending and pending[0] <= due):
+            return
+        if pending:
+            pending[1].cancel()
+        self._delayed[ref] = (due, loop.call_at(due, self._fire, ref))
+
+    def _fire(self, ref: ObjectRef) -> None:
+        self._delayed.pop(ref, None)
+        self.enqueue(ref)
+
+    # --- running -----------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the workers on the running event loop."""
+        self._workers = [asyncio.create_task(self._worker(), name=f"reconcile-worker-{i}")
+                         for i in range(self.worker_count)]
+
+    async def stop(self) -> None:
+        """Stop the workers (a reconcile under way is cancelled; it is idempotent and will run again)."""
+        for _, handle in self._delayed.values():
+            handle.cancel()
+        self._delayed.clear()
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+
+    def healthy(self) -> dict[str, Any]:
+        """For the liveness probe: are the workers alive, and how much is waiting."""
+        alive = sum(1 for task in self._workers if not task.done())
+        if alive < self.worker_count:
+            raise RuntimeError(f"only {alive} of {self.worker_count} reconcile workers are alive")
+        return {"workers": alive, "queued": len(self._queued), "delayed": len(self._delayed)}
+
+    async def _worker(self) -> None:
+        while True:
+            ref = await self._queue.get()
+            self._queued.discard(ref)
+            QUEUE_DEPTH.set(len(self._queued))
+            self._running.add(ref)
+            try:
+                await self._process(ref)
+            finally:
+                self._running.discard(ref)
+                self.last_progress = time.monotonic()
+                if ref in self._dirty:
+                    self._dirty.discard(ref)
+                    self.enqueue(ref)
+
+    async def _process(self, ref: ObjectRef) -> None:
+        obj = self.ctx.store.get(ref)
+        reconciler = self.reconcilers.get(ref.kind)
+        if obj is None or reconciler is None:
+            return
+        started = time.monotonic()
+        result = "error"
+        try:
+            outcome = await self._run_step(reconciler, obj)
+            if outcome is not None:
+                await self._report(obj, outcome)
+                result = outcome.state.value
+            self._failures.pop(ref, None)
+        except Conflict as conflict:
+            # The watch delivers the newer version, which enqueues the object again.
+            logger.debug("conflict on %s: %s", ref, conflict)
+            result = "conflict"
+            self.enqueue(ref, 1.0)
+        except RetryLater as retry:
+            result = "retry"
+            delay = self._backoff(ref)
+            logger.warning("%s: AWS answered %s; retrying in %.0f s", ref, retry.failure, delay)
+            self.enqueue(ref, delay)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            delay = self._backoff(ref)
+            logger.exception("%s: reconcile failed unexpectedly; retrying in %.0f s", ref, delay)
+            self.enqueue(ref, delay)
+        finally:
+            RECONCILES.labels(ref.kind, result).inc()
+            RECONCILE_SECONDS.labels(ref.kind).observe(time.monotonic() - started)
+
+    async def _run_step(self, reconciler: KindReconciler, obj: KubeObject) -> Outcome | None:
+        if obj.deleting:
+            if FINALIZER not in obj.finalizers:
+                return None
+            return await reconciler.finalize(self.ctx, obj)
+        if FINALIZER not in obj.finalizers:
+            # Before anything exists in AWS, so that nothing can be leaked by a deletion.
+            await self.writer.add_finalizer(obj)
+            obj = self.ctx.store.get(obj.ref) or obj
+        return await reconciler.reconcile(self.ctx, obj)
+
+    async def _report(self, obj: KubeObject, outcome: Outcome) -> None:
+        """Write status (only what changed), post events, release the finalizer, schedule the next look."""
+        new_status = build_status(obj.status, outcome, obj.generation)
+        patch = status_patch(obj.status, new_status)
+        if patch is not None and not outcome.finalized:
+            await self.writer.patch_status(obj.ref, patch)
+        for record in outcome.events:
+            await self.writer.post_event(obj, record)
+        if obj.kind == ENDPOINT:
+            self._count_endpoint_status()
+        if outcome.finalized:
+            await self.writer.remove_finalizer(obj)
+            return
+        if outcome.requeue_after is not None:
+            self.enqueue(obj.ref, outcome.requeue_after)
+
+    def _backoff(self, ref: ObjectRef) -> float:
+        failures = self._failures.get(ref, 0) + 1
+        self._failures[ref] = failures
+        return min(self.max_backoff, float(2 ** min(failures, 10))) * self._rng.uniform(0.8, 1.2)
+
+    def _count_endpoint_status(self) -> None:
+        counts: dict[str, int] = {}
+        for endpoint in self.ctx.store.of_kind(ENDPOINT):
+            state = str(endpoint.status.get("endpointStatus") or "Unknown")
+            counts[state] = counts.get(state, 0) + 1
+        ENDPOINTS_BY_STATUS.clear()
+        for state, count in counts.items():
+            ENDPOINTS_BY_STATUS.labels(state).set(count)

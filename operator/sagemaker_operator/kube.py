@@ -1,0 +1,97 @@
+"""Writes to the Kubernetes API: status, the operator's finalizer, and events. Reads come from kopf's watches.
+
+The operator never writes ``spec``, so GitOps tools see no diff after a sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import functools
+import logging
+import uuid
+from typing import Any
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from sagemaker_operator.metrics import K8S_WRITES
+from sagemaker_operator.reconcile.objects import FINALIZER, GROUP, PLURALS, VERSION, KubeObject, ObjectRef
+from sagemaker_operator.status import EventRecord
+
+logger = logging.getLogger(__name__)
+COMPONENT = "sagemaker-operator"
+
+
+class Conflict(Exception):
+    """The object changed under us (or is gone); the watch brings the new version and it is reconciled again."""
+
+
+def load_client_configuration() -> kubernetes.client.ApiClient:
+    """An API client from the in-cluster service account, else from KUBECONFIG / ~/.kube/config."""
+    try:
+        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
+    return kubernetes.client.ApiClient()
+
+
+class KubeWriter:
+    """The operator's only writer to the Kubernetes API."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+        self._objects = kubernetes.client.CustomObjectsApi(api_client)
+        self._core = kubernetes.client.CoreV1Api(api_client)
+
+    async def patch_status(self, ref: ObjectRef, patch: dict[str, Any]) -> None:
+        """Merge-patch the status subresource."""
+        await self._call(ref, "status", functools.partial(
+            self._objects.patch_namespaced_custom_object_status, _content_type="application/merge-patch+json"),
+                         GROUP, VERSION, ref.namespace, PLURALS[ref.kind], ref.name, {"status": patch})
+
+    async def add_finalizer(self, obj: KubeObject) -> None:
+        """Add the operator's finalizer, so AWS resources are cleaned up before the object goes."""
+        await self._set_finalizers(obj, [*obj.finalizers, FINALIZER])
+
+    async def remove_finalizer(self, obj: KubeObject) -> None:
+        """Remove the operator's finalizer: the object may now disappear."""
+        await self._set_finalizers(obj, [f for f in obj.finalizers if f != FINALIZER])
+
+    async def _set_finalizers(self, obj: KubeObject, finalizers: list[str]) -> None:
+        # A JSON patch guarded by resourceVersion: never drop a finalizer someone else added meanwhile.
+        patch = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": obj.resource_version},
+            {"op": "replace" if obj.finalizers else "add", "path": "/metadata/finalizers", "value": finalizers},
+        ]
+        # A failed "test" answers 422: the object changed, which is a conflict like any other.
+        await self._call(obj.ref, "finalizers", functools.partial(
+            self._objects.patch_namespaced_custom_object, _content_type="application/json-patch+json"),
+            GROUP, VERSION, obj.namespace, PLURALS[obj.kind], obj.name, patch, conflicts=(404, 409, 422))
+
+    async def post_event(self, obj: KubeObject, record: EventRecord) -> None:
+        """Post a Kubernetes Event about ``obj``; failures are logged, never raised (events are best effort)."""
+        now = datetime.datetime.now(datetime.UTC)
+        body = kubernetes.client.CoreV1Event(
+            metadata=kubernetes.client.V1ObjectMeta(name=f"{obj.name}.{uuid.uuid4().hex[:12]}",
+                                                    namespace=obj.namespace),
+            involved_object=kubernetes.client.V1ObjectReference(
+                api_version=f"{GROUP}/{VERSION}", kind=obj.kind, name=obj.name, namespace=obj.namespace,
+                uid=obj.uid, resource_version=obj.resource_version),
+            reason=record.reason, message=record.message[:1024], type="Warning" if record.warning else "Normal",
+            first_timestamp=now, last_timestamp=now, count=1,
+            source=kubernetes.client.V1EventSource(component=COMPONENT), reporting_component=COMPONENT,
+        )
+        try:
+            await self._call(obj.ref, "event", self._core.create_namespaced_event, obj.namespace, body)
+        except (Conflict, ApiException) as error:
+            logger.warning("could not post event %s for %s: %s", record.reason, obj.ref, error)
+
+    async def _call(self, ref: ObjectRef, what: str, method: Any, *args: Any,
+                    conflicts: tuple[int, ...] = (404, 409)) -> None:
+        try:
+            await asyncio.to_thread(method, *args)
+        except ApiException as error:
+            if error.status in conflicts:
+                raise Conflict(f"{what} of {ref}: {error.status} {error.reason}") from error
+            raise
+        K8S_WRITES.labels(ref.kind, what).inc()

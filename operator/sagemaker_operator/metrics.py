@@ -1,0 +1,27 @@
+"""Prometheus metrics of the operator, served on ``/metrics`` by ``sagemaker-operator run``."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+AWS_CALLS = Counter(
+    "sagemaker_operator_aws_calls", "AWS API calls made by the operator, by operation and outcome.",
+    ["service", "operation", "outcome"], registry=REGISTRY)
+AWS_CALL_SECONDS = Histogram(
+    "sagemaker_operator_aws_call_seconds", "Latency of AWS API calls, retries included.",
+    ["service", "operation"], registry=REGISTRY,
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+RECONCILES = Counter(
+    "sagemaker_operator_reconciles", "Reconciliations, by kind and result.", ["kind", "result"], registry=REGISTRY)
+RECONCILE_SECONDS = Histogram(
+    "sagemaker_operator_reconcile_seconds", "Time one reconciliation took.", ["kind"], registry=REGISTRY)
+QUEUE_DEPTH = Gauge(
+    "sagemaker_operator_queue_depth", "Objects waiting to be reconciled now.", registry=REGISTRY)
+ENDPOINTS_BY_STATUS = Gauge(
+    "sagemaker_operator_endpoints", "Managed endpoints by their last seen SageMaker status.", ["status"],
+    registry=REGISTRY)
+K8S_WRITES = Counter(
+    "sagemaker_operator_kubernetes_writes", "Writes to the Kubernetes API, by kind and what was written.",
+    ["kind", "what"], registry=REGISTRY)

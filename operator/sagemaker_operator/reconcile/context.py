@@ -1,0 +1,116 @@
+"""What every reconciler shares: settings, the AWS gateway, the object store, and per-object helpers."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagemaker_operator.aws.clients import AwsTarget
+from sagemaker_operator.aws.gateway import SageMakerGateway
+from sagemaker_operator.reconcile.objects import KubeObject, ObjectRef, ObjectStore
+from sagemaker_operator.reconcile.ownership import Owner, desired_tags
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    """Operator-wide settings (command-line flags of ``sagemaker-operator run``)."""
+
+    cluster_id: str = "default"
+    default_region: str | None = None
+    # Drift check of each Ready endpoint: one DescribeEndpoint every resync_seconds, plus up to jitter of it.
+    resync_seconds: float = 300.0
+    resync_jitter: float = 0.2
+    # Tags are compared on every Nth drift check only: each check costs a ListTags call.
+    tag_check_every: int = 12
+    # Polling while AWS works (Creating, Updating, Deleting): first delay, doubling up to the maximum.
+    poll_initial_seconds: float = 5.0
+    poll_max_seconds: float = 60.0
+    default_revision_history_limit: int = 2
+
+
+class SpecProblem(Exception):
+    """A problem with the spec that only the user can fix; the message names the field."""
+
+
+@dataclass
+class ReconcileContext:
+    """Shared state and helpers for the reconcilers of all kinds."""
+
+    gateway: SageMakerGateway
+    store: ObjectStore
+    settings: OperatorSettings
+    rng: random.Random = field(default_factory=random.Random)
+    clock: Callable[[], float] = time.monotonic
+    # In memory only: after a restart, drift checks are spread over one resync window instead of all at once.
+    _next_drift_check: dict[ObjectRef, float] = field(default_factory=dict)
+    _drift_checks: dict[ObjectRef, int] = field(default_factory=dict)
+    _poll_attempts: dict[ObjectRef, int] = field(default_factory=dict)
+
+    def target(self, obj: KubeObject) -> AwsTarget:
+        """The region and role of an object's AWS resources."""
+        region = obj.spec.get("region") or self.settings.default_region
+        if not region:
+            raise SpecProblem("spec.region is not set and the operator has no default region (--region)")
+        role = obj.spec.get("assumeRoleArn") or None
+        return AwsTarget(region=str(region), role_arn=str(role) if role else None)
+
+    def owner(self, obj: KubeObject) -> Owner:
+        """The ownership identity of an object."""
+        return Owner(cluster=self.settings.cluster_id, kind=obj.kind, namespace=obj.namespace, name=obj.name,
+                     uid=obj.uid)
+
+    def tags(self, obj: KubeObject) -> dict[str, str]:
+        """The tags every AWS resource of ``obj`` should carry: the user's plus ownership tags."""
+        user: Mapping[str, Any] = obj.spec.get("tags") or {}
+        return desired_tags({str(k): str(v) for k, v in user.items()}, self.owner(obj))
+
+    def poll_delay(self, attempt: int) -> float:
+        """How long to wait before describing again, after ``attempt`` polls of the same wait."""
+        return float(min(self.settings.poll_initial_seconds * (2 ** max(attempt, 0)), self.settings.poll_max_seconds))
+
+    def resync_delay(self) -> float:
+        """Time until the next drift check of a Ready object."""
+        return self.settings.resync_seconds * (1.0 + self.rng.uniform(0.0, self.settings.resync_jitter))
+
+    def history_limit(self, obj: KubeObject) -> int:
+        """How many previous AWS revisions of ``obj`` to keep."""
+        limit = obj.spec.get("revisionHistoryLimit")
+        return int(limit) if limit is not None else self.settings.default_revision_history_limit
+
+    def drift_check_due(self, ref: ObjectRef) -> bool:
+        """Whether a Ready object should be compared with AWS now. First call after start: a random time within one
+        resync window, so that a restarted operator does not describe every endpoint at once."""
+        due = self._next_drift_check.get(ref)
+        if due is None:
+            due = self.clock() + self.rng.uniform(0.0, self.settings.resync_seconds)
+            self._next_drift_check[ref] = due
+        return self.clock() >= due
+
+    def seconds_until_drift_check(self, ref: ObjectRef) -> float:
+        """Seconds until the next drift check of ``ref`` (0 if due)."""
+        return max(0.0, self._next_drift_check.get(ref, self.clock()) - self.clock())
+
+    def checked(self, ref: ObjectRef) -> bool:
+        """Record an AWS comparison of ``ref``; True if this one should also compare tags (every Nth)."""
+        self._next_drift_check[ref] = self.clock() + self.resync_delay()
+        count = self._drift_checks.get(ref, 0) + 1
+        self._drift_checks[ref] = count
+        return count % max(self.settings.tag_check_every, 1) == 0
+
+    def next_poll(self, ref: ObjectRef) -> float:
+        """Delay before the next describe of an object AWS is still working on (grows with each poll)."""
+        attempt = self._poll_attempts.get(ref, 0)
+        self._poll_attempts[ref] = attempt + 1
+        return self.poll_delay(attempt)
+
+    def stop_polling(self, ref: ObjectRef) -> None:
+        """AWS is done with ``ref``: the next wait starts polling from the shortest delay again."""
+        self._poll_attempts.pop(ref, None)
+
+    def forget(self, ref: ObjectRef) -> None:
+        """Drop all per-object memory of an object that is gone."""
+        for table in (self._next_drift_check, self._drift_checks, self._poll_attempts):
+            table.pop(ref, None)

@@ -1,0 +1,172 @@
+"""SageMakerEndpointConfig: one immutable AWS endpoint config per revision, with model references resolved.
+
+Variant weights and instance counts are live properties of an endpoint (UpdateEndpointWeightsAndCapacities
+changes them without a new fleet, and autoscaling changes counts), so they are left out of the revision hash: a
+change limited to them keeps the same AWS config and is applied to endpoints directly.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sagemaker_operator.api.convert import SpecError, to_aws
+from sagemaker_operator.aws.errors import AwsFailure
+from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
+from sagemaker_operator.reconcile.failures import failure_outcome
+from sagemaker_operator.reconcile.model import is_ready
+from sagemaker_operator.reconcile.naming import content_hash, revision_name
+from sagemaker_operator.reconcile.objects import MODEL, KubeObject, ObjectRef
+from sagemaker_operator.reconcile.revisions import (
+    CONFIG_RESOURCE,
+    ForeignResource,
+    collectable,
+    delete_revisions,
+    ensure_revision,
+    record_revision,
+)
+from sagemaker_operator.status import EventRecord, Outcome
+
+OPERATOR_FIELDS = frozenset({
+    "region", "assumeRoleArn", "tags", "deletionPolicy", "revisionHistoryLimit", "endpointConfigName",
+})
+VARIANT_GROUPS = ("productionVariants", "shadowProductionVariants")
+LIVE_VARIANT_MEMBERS = ("InitialVariantWeight", "InitialInstanceCount")
+
+
+class WaitingForModel(Exception):
+    """A referenced SageMakerModel is not Ready yet: the config waits, it is not an error."""
+
+
+@dataclass(frozen=True)
+class VariantTarget:
+    """The live properties the spec asks of one production variant."""
+
+    variant_name: str
+    weight: float | None
+    instance_count: int | None
+
+
+@dataclass(frozen=True)
+class RenderedConfig:
+    """The CreateEndpointConfig request for one spec, its revision name, and the models it uses."""
+
+    name: str
+    revision: str
+    request: dict[str, Any]
+    model_names: tuple[str, ...]
+    variants: tuple[VariantTarget, ...]
+
+
+def resolve_model_names(ctx: ReconcileContext, obj: KubeObject) -> dict[str, str]:
+    """AWS model name of every SageMakerModel the spec references (modelRef name -> AWS name).
+
+    Raises SpecProblem for a reference to nothing, WaitingForModel for a model that is not Ready yet.
+    """
+    resolved: dict[str, str] = {}
+    for group in VARIANT_GROUPS:
+        for index, variant in enumerate(obj.spec.get(group) or ()):
+            ref = (variant.get("modelRef") or {}).get("name")
+            if not ref:
+                continue
+            if variant.get("modelName"):
+                raise SpecProblem(f"spec.{group}[{index}]: set modelRef or modelName, not both")
+            model = ctx.store.get(ObjectRef(MODEL, obj.namespace, str(ref)))
+            field = f"spec.{group}[{index}].modelRef.name"
+            if model is None:
+                raise SpecProblem(f"{field}: SageMakerModel {ref!r} does not exist in namespace {obj.namespace!r}")
+            if model.deleting:
+                raise SpecProblem(f"{field}: SageMakerModel {ref!r} is being deleted")
+            if not is_ready(model) or not model.status.get("modelName"):
+                raise WaitingForModel(f"waiting for SageMakerModel {ref!r} to be Ready")
+            resolved[str(ref)] = str(model.status["modelName"])
+    return resolved
+
+
+def render_config(obj: KubeObject, cluster_id: str, model_names: Mapping[str, str]) -> RenderedConfig:
+    """The exact CreateEndpointConfig request (without tags) for ``obj``'s spec; pure."""
+    spec = copy.deepcopy(dict(obj.spec))
+    for group in VARIANT_GROUPS:
+        for variant in spec.get(group) or ():
+            ref = (variant.pop("modelRef", None) or {}).get("name")
+            if ref:
+                variant["modelName"] = model_names[str(ref)]
+    body = to_aws("CreateEndpointConfigInput", spec, ignore=OPERATOR_FIELDS)
+    identity = copy.deepcopy(body)
+    for variant in identity.get("ProductionVariants") or ():
+        for member in LIVE_VARIANT_MEMBERS:
+            variant.pop(member, None)
+    digest = content_hash({"owner": [cluster_id, obj.namespace, obj.name], "request": identity})
+    name = revision_name(obj.name, digest)
+    used = sorted({str(v["ModelName"]) for g in ("ProductionVariants", "ShadowProductionVariants")
+                   for v in body.get(g) or () if v.get("ModelName")})
+    variants = tuple(
+        VariantTarget(str(v["VariantName"]), v.get("InitialVariantWeight"), v.get("InitialInstanceCount"))
+        for v in body.get("ProductionVariants") or ())
+    return RenderedConfig(name=name, revision=digest, request={"EndpointConfigName": name, **body},
+                          model_names=tuple(used), variants=variants)
+
+
+async def reconcile_endpoint_config(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
+    """Make the AWS endpoint config for the current spec exist, and collect old revisions nothing uses."""
+    try:
+        target = ctx.target(obj)
+        rendered = render_config(obj, ctx.settings.cluster_id, resolve_model_names(ctx, obj))
+    except (SpecProblem, SpecError) as problem:
+        return Outcome.degraded("InvalidSpec", str(problem))
+    except WaitingForModel as waiting:
+        return Outcome.progressing("WaitingForModel", str(waiting))
+    status = obj.status
+    events: list[EventRecord] = []
+    arn = str(status.get("endpointConfigArn") or "")
+    try:
+        if status.get("endpointConfigName") != rendered.name or not arn:
+            created = await ensure_revision(ctx, target, obj, CONFIG_RESOURCE, rendered.request, ctx.tags(obj))
+            arn = created.arn
+            if created.created:
+                events.append(EventRecord("Created", f"Created AWS endpoint config {rendered.name}"))
+        elif status.get("observedGeneration") != obj.generation:
+            current = await ctx.gateway.list_tags(target, arn)
+            await ctx.gateway.set_tags(target, arn, current, ctx.tags(obj))
+        history = record_revision(status.get("revisions") or [], {
+            "name": rendered.name, "revision": rendered.revision, "modelNames": list(rendered.model_names)})
+        stale = collectable(history, ctx.history_limit(obj), ctx.store.aws_configs_in_use())
+        deleted = await delete_revisions(ctx, target, CONFIG_RESOURCE, stale)
+    except ForeignResource as foreign:
+        return Outcome.degraded("NotOwned", str(foreign))
+    except AwsFailure as failure:
+        return failure_outcome(failure, f"reconciling AWS endpoint config {rendered.name}")
+    if deleted:
+        events.append(EventRecord("GarbageCollected", f"Deleted old AWS endpoint configs {', '.join(deleted)}"))
+    return Outcome.ready(
+        "Available", f"AWS endpoint config {rendered.name} is available",
+        fields={"endpointConfigName": rendered.name, "endpointConfigArn": arn, "revision": rendered.revision,
+                "region": target.region, "modelNames": list(rendered.model_names),
+                "revisions": [h for h in history if h["name"] not in deleted]},
+        events=events)
+
+
+async def finalize_endpoint_config(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
+    """Delete every AWS revision once no SageMakerEndpoint references the config any more."""
+    if obj.spec.get("deletionPolicy") == "Retain":
+        return Outcome.progressing("Retained", "deletionPolicy is Retain: AWS endpoint configs are kept",
+                                   finalized=True)
+    users = ctx.store.endpoints_referencing_config(obj.namespace, obj.name)
+    if users:
+        names = ", ".join(sorted(u.name for u in users))
+        return Outcome.progressing(
+            "WaitingForDependents",
+            f"waiting for SageMakerEndpoint {names} to stop referencing this config before deleting it")
+    revisions = [str(h["name"]) for h in obj.status.get("revisions") or []]
+    if not revisions:
+        return Outcome.progressing("Deleted", "no AWS endpoint config to delete", finalized=True)
+    try:
+        await delete_revisions(ctx, ctx.target(obj), CONFIG_RESOURCE, revisions)
+    except SpecProblem:
+        return Outcome.progressing("Deleted", "no region: nothing was created", finalized=True)
+    except AwsFailure as failure:
+        return failure_outcome(failure, "deleting AWS endpoint configs")
+    return Outcome.progressing("Deleted", f"deleted AWS endpoint configs {', '.join(revisions)}", finalized=True,
+                               events=[EventRecord("Deleted", f"Deleted AWS endpoint configs {', '.join(revisions)}")])

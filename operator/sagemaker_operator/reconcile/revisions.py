@@ -1,0 +1,87 @@
+"""Immutable AWS resources (models, endpoint configs): one AWS resource per spec revision.
+
+Shared by the model and endpoint-config reconcilers: create-or-adopt a revision by name, keep a history of
+revisions in status, garbage-collect the ones past ``revisionHistoryLimit`` that nothing uses, delete them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sagemaker_operator.aws.clients import AwsTarget
+from sagemaker_operator.aws.errors import AwsFailure, FailureKind
+from sagemaker_operator.reconcile.context import ReconcileContext
+from sagemaker_operator.reconcile.objects import KubeObject
+from sagemaker_operator.reconcile.ownership import ADOPT_ANNOTATION, as_aws_tags
+
+
+@dataclass(frozen=True)
+class ImmutableKind:
+    """How one immutable SageMaker resource type is called."""
+
+    noun: str  # "model", "endpoint configuration": as AWS words it
+    name_member: str  # ModelName
+    arn_member: str  # ModelArn
+    create: str  # boto3 method names
+    describe: str
+    delete: str
+
+
+MODEL_RESOURCE = ImmutableKind("model", "ModelName", "ModelArn", "create_model", "describe_model", "delete_model")
+CONFIG_RESOURCE = ImmutableKind("endpoint configuration", "EndpointConfigName", "EndpointConfigArn",
+                                "create_endpoint_config", "describe_endpoint_config", "delete_endpoint_config")
+
+
+class ForeignResource(Exception):
+    """An AWS resource with the wanted name exists and belongs to someone else."""
+
+
+@dataclass(frozen=True)
+class Created:
+    """The revision exists now: its ARN, and whether this call created it (False: found or adopted)."""
+
+    arn: str
+    created: bool
+
+
+async def ensure_revision(ctx: ReconcileContext, target: AwsTarget, obj: KubeObject, resource: ImmutableKind,
+                          request: Mapping[str, Any], tags: Mapping[str, str]) -> Created:
+    """Create the AWS resource for ``request``, or take the existing one of the same name if it is ours."""
+    name = str(request[resource.name_member])
+    try:
+        response = await ctx.gateway.call(target, resource.create, **request, Tags=as_aws_tags(dict(tags)))
+        return Created(arn=str(response[resource.arn_member]), created=True)
+    except AwsFailure as failure:
+        if failure.kind is not FailureKind.ALREADY_EXISTS:
+            raise
+    # Found by name: most often our own, created before a crash cut us off from writing status.
+    found = await ctx.gateway.call(target, resource.describe, **{resource.name_member: name})
+    arn = str(found[resource.arn_member])
+    current_tags = await ctx.gateway.list_tags(target, arn)
+    owner = ctx.owner(obj)
+    if not owner.owns(current_tags) and obj.annotations.get(ADOPT_ANNOTATION) != "true":
+        raise ForeignResource(
+            f"AWS {resource.noun} {name} already exists and {owner.describe_foreign(current_tags)}; "
+            f"set the annotation {ADOPT_ANNOTATION}: \"true\" to take it over")
+    await ctx.gateway.set_tags(target, arn, current_tags, dict(tags))
+    return Created(arn=arn, created=False)
+
+
+def record_revision(history: Sequence[Mapping[str, Any]], entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The revision history with ``entry`` as the current (first) one; an older copy of it is moved, not kept."""
+    return [dict(entry), *(dict(h) for h in history if h.get("name") != entry.get("name"))]
+
+
+def collectable(history: Sequence[Mapping[str, Any]], limit: int, in_use: Collection[str]) -> list[str]:
+    """Names past the current revision plus ``limit`` retained ones that nothing uses: safe to delete."""
+    return [str(h["name"]) for h in history[1 + limit:] if h.get("name") not in in_use]
+
+
+async def delete_revisions(ctx: ReconcileContext, target: AwsTarget, resource: ImmutableKind,
+                           names: Collection[str]) -> list[str]:
+    """Delete these AWS resources (already gone counts as deleted); return the names deleted."""
+    for name in names:
+        await ctx.gateway.delete(target, resource.delete, **{resource.name_member: name})
+    return list(names)
