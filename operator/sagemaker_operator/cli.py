@@ -51,6 +51,8 @@ def main() -> None:
               help="This cluster's name in the ownership tags of AWS resources; unique per AWS account.")
 @click.option("--resync-seconds", type=click.FloatRange(min=1), default=300.0, show_default=True,
               help="Drift check interval per Ready endpoint (one DescribeEndpoint; up to 20% jitter is added).")
+@click.option("--tag-check-every", type=click.IntRange(min=1), default=12, show_default=True,
+              help="Compare an endpoint's tags with the spec on every Nth drift check (each costs a ListTags call).")
 @click.option("--poll-initial-seconds", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
               help="First delay before describing a resource AWS is working on; doubles up to --poll-max-seconds.")
 @click.option("--poll-max-seconds", type=click.FloatRange(min=0.05), default=60.0, show_default=True)
@@ -65,8 +67,8 @@ def main() -> None:
 @click.option("--kubeconfig", type=click.Path(dir_okay=False, exists=True),
               help="Kubeconfig to use outside a cluster (default: in-cluster, then KUBECONFIG).")
 def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync_seconds: float,
-        poll_initial_seconds: float, poll_max_seconds: float, workers: int, liveness_port: int, metrics_port: int,
-        log_format: str, verbose: bool, kubeconfig: str | None) -> None:
+        tag_check_every: int, poll_initial_seconds: float, poll_max_seconds: float, workers: int,
+        liveness_port: int, metrics_port: int, log_format: str, verbose: bool, kubeconfig: str | None) -> None:
     """Run the operator: reconcile SageMaker custom resources until stopped (SIGINT/SIGTERM)."""
     import os
 
@@ -83,7 +85,8 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
     if metrics_port:
         start_http_server(metrics_port, registry=REGISTRY)
     settings = OperatorSettings(cluster_id=cluster_id, default_region=region, resync_seconds=resync_seconds,
-                                poll_initial_seconds=poll_initial_seconds, poll_max_seconds=poll_max_seconds)
+                                tag_check_every=tag_check_every, poll_initial_seconds=poll_initial_seconds,
+                                poll_max_seconds=poll_max_seconds)
     kopf.run(
         standalone=True,
         clusterwide=not namespaces,

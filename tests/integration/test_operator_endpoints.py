@@ -3,14 +3,19 @@ drift, ownership and deletion of SageMaker endpoints."""
 
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from kubernetes.client import ApiClient
 
 from sagemaker_emulator.server import EmulatorThread
 from tests.conftest import KubeTarget
+from tests.helpers import wait_for
 from tests.operator_harness import Objects, config_spec, counters, model_spec, running_operator, sagemaker
 
 pytestmark = pytest.mark.cluster
@@ -58,3 +63,283 @@ def test_endpoint_is_created_and_ready_only_when_in_service(
         assert calls.get("CreateModel") == 1
         assert calls.get("CreateEndpointConfig") == 1
         assert calls.get("CreateEndpoint") == 1
+
+
+def _create_chain(objects: Objects, name: str, *, image: str | None = None, history: int | None = None,
+                  variants: tuple[tuple[str, str, float, int], ...] | None = None) -> None:
+    extra = {"revisionHistoryLimit": history} if history is not None else {}
+    objects.create(MODEL, name, model_spec(image, **extra) if image else model_spec(**extra))
+    objects.create(CONFIG, name, config_spec(*(variants or ((("primary", name, 1.0, 1),))), **extra))
+    objects.create(ENDPOINT, name, {"endpointConfigRef": {"name": name}})
+
+
+def test_weight_and_count_change_is_applied_in_place(
+        kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
+        tmp_path: Path) -> None:
+    objects = Objects(admin_client, namespace)
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log"):
+        objects.create(MODEL, "ab", model_spec())
+        objects.create(CONFIG, "ab", config_spec(("a", "ab", 0.5, 1), ("b", "ab", 0.5, 1)))
+        objects.create(ENDPOINT, "ab", {"endpointConfigRef": {"name": "ab"}})
+        before = objects.wait_condition(ENDPOINT, "ab", "Ready")
+        config_name = before["status"]["currentEndpointConfigName"]
+
+        objects.patch(CONFIG, "ab", {"spec": config_spec(("a", "ab", 0.95, 2), ("b", "ab", 0.05, 1))})
+
+        def shifted() -> dict[str, Any] | None:
+            endpoint = objects.get(ENDPOINT, "ab") or {}
+            variants = {v["variantName"]: v for v in endpoint.get("status", {}).get("productionVariants", [])}
+            ready = objects.condition(ENDPOINT, "ab", "Ready") or {}
+            if (variants.get("a", {}).get("currentWeight") == 0.95 and variants["a"].get("currentInstanceCount") == 2
+                    and ready.get("status") == "True"):
+                return endpoint
+            return None
+
+        after = wait_for(shifted, timeout=60, what="the new weights and counts to be live")
+        assert after["status"]["currentEndpointConfigName"] == config_name
+        calls = counters(emulator)
+        assert calls.get("UpdateEndpointWeightsAndCapacities") == 1
+        assert calls.get("UpdateEndpoint", 0) == 0
+        assert calls.get("CreateEndpointConfig") == 1
+
+
+def test_model_change_rolls_out_with_zero_failed_invocations_and_collects_old_revisions(
+        kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
+        tmp_path: Path) -> None:
+    objects = Objects(admin_client, namespace)
+    runtime = boto3.client("sagemaker-runtime", endpoint_url=emulator.url, region_name="us-east-1",
+                           aws_access_key_id="x", aws_secret_access_key="x",
+                           config=Config(retries={"total_max_attempts": 1}))
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log"):
+        _create_chain(objects, "fraud", history=0)
+        first = objects.wait_condition(ENDPOINT, "fraud", "Ready")
+        old_config = first["status"]["currentEndpointConfigName"]
+        old_model = (objects.get(MODEL, "fraud") or {})["status"]["modelName"]
+
+        failures: list[str] = []
+        served_images: set[str] = set()
+        stop = threading.Event()
+
+        def invoke_forever() -> None:
+            while not stop.is_set():
+                try:
+                    answer = runtime.invoke_endpoint(EndpointName="fraud", Body=b'{"x": 1}',
+                                                     ContentType="application/json")
+                    served_images.add(json.loads(answer["Body"].read())["image"])
+                except Exception as error:  # every failure counts, whatever its type
+                    failures.append(repr(error))
+
+        prober = threading.Thread(target=invoke_forever)
+        prober.start()
+        try:
+            objects.patch(MODEL, "fraud", {"spec": {"primaryContainer": {
+                "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:2"}}})
+
+            def rolled_out() -> dict[str, Any] | None:
+                endpoint = objects.get(ENDPOINT, "fraud") or {}
+                current = endpoint.get("status", {}).get("currentEndpointConfigName")
+                ready = objects.condition(ENDPOINT, "fraud", "Ready") or {}
+                return endpoint if current and current != old_config and ready.get("status") == "True" else None
+
+            after = wait_for(rolled_out, timeout=60, what="the endpoint to run the new config")
+        finally:
+            stop.set()
+            prober.join()
+        assert failures == []
+        assert any(image.endswith("model:2") for image in served_images)
+        assert after["status"]["lastDeployment"]["outcome"] == "Succeeded"
+        reasons = {e.reason for e in objects.events("fraud")}
+        assert {"UpdateStarted", "UpdateSucceeded"} <= reasons
+
+        client = sagemaker(emulator.url)
+
+        def collected() -> bool:
+            models = {m["ModelName"] for m in client.list_models()["Models"]}
+            configs = {c["EndpointConfigName"] for c in client.list_endpoint_configs()["EndpointConfigs"]}
+            return old_model not in models and old_config not in configs and len(models) == 1 and len(configs) == 1
+
+        wait_for(collected, timeout=30, what="the old model and config to be garbage-collected")
+        calls = counters(emulator)
+        assert calls.get("UpdateEndpoint") == 1
+        assert calls.get("CreateModel") == 2
+        assert calls.get("CreateEndpointConfig") == 2
+
+
+def test_failed_update_is_degraded_not_retried_and_a_fixed_spec_recovers(
+        kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
+        tmp_path: Path) -> None:
+    objects = Objects(admin_client, namespace)
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log"):
+        _create_chain(objects, "risk")
+        good = objects.wait_condition(ENDPOINT, "risk", "Ready")
+        good_config = good["status"]["currentEndpointConfigName"]
+
+        # The emulator fails any update to a model whose image contains "fail".
+        objects.patch(MODEL, "risk", {"spec": {"primaryContainer": {
+            "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:fail"}}})
+        degraded = objects.wait_condition(ENDPOINT, "risk", "Degraded", reason="UpdateFailed")
+        assert "health check" in objects.condition(ENDPOINT, "risk", "Degraded")["message"]  # type: ignore[index]
+        assert degraded["status"]["currentEndpointConfigName"] == good_config
+        assert degraded["status"]["lastDeployment"]["outcome"] == "Failed"
+        assert any(e.reason == "UpdateFailed" and e.type == "Warning" for e in objects.events("risk"))
+
+        # Another reconcile of the endpoint (a spec change of its own) must not retry the same failed config.
+        objects.patch(ENDPOINT, "risk", {"spec": {"tags": {"touched": "yes"}}})
+        objects.wait_condition(ENDPOINT, "risk", "Degraded", reason="UpdateFailed")
+        assert counters(emulator).get("UpdateEndpoint") == 1
+
+        objects.patch(MODEL, "risk", {"spec": {"primaryContainer": {
+            "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:3"}}})
+
+        def recovered() -> dict[str, Any] | None:
+            endpoint = objects.get(ENDPOINT, "risk") or {}
+            current = endpoint.get("status", {}).get("currentEndpointConfigName")
+            ready = objects.condition(ENDPOINT, "risk", "Ready") or {}
+            return endpoint if ready.get("status") == "True" and current not in (None, good_config) else None
+
+        wait_for(recovered, timeout=60, what="the endpoint to recover on the corrected model")
+        assert counters(emulator).get("UpdateEndpoint") == 2
+
+
+def test_revert_reuses_the_retained_revision(
+        kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
+        tmp_path: Path) -> None:
+    objects = Objects(admin_client, namespace)
+    original = "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:1"
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log"):
+        _create_chain(objects, "rev", image=original)
+        first = objects.wait_condition(ENDPOINT, "rev", "Ready")["status"]["currentEndpointConfigName"]
+        for image in ("123456789012.dkr.ecr.us-east-1.amazonaws.com/model:2", original):
+            objects.patch(MODEL, "rev", {"spec": {"primaryContainer": {"image": image}}})
+            wait_for(lambda image=image: _runs_image(objects, emulator, "rev", image), timeout=60,
+                     what=f"the endpoint to run {image}")
+        assert objects.wait_condition(ENDPOINT, "rev", "Ready")["status"]["currentEndpointConfigName"] == first
+        calls = counters(emulator)
+        # Two distinct specs: two models and two configs were ever created; the revert created nothing.
+        assert calls.get("CreateModel") == 2
+        assert calls.get("CreateEndpointConfig") == 2
+        assert calls.get("UpdateEndpoint") == 2
+
+
+def _runs_image(objects: Objects, emulator: EmulatorThread, name: str, image: str) -> bool:
+    ready = objects.condition(ENDPOINT, name, "Ready") or {}
+    if ready.get("status") != "True":
+        return False
+    described = sagemaker(emulator.url).describe_endpoint(EndpointName=name)
+    deployed = [d.get("SpecifiedImage") for v in described.get("ProductionVariants", [])
+                for d in v.get("DeployedImages", [])]
+    return described["EndpointStatus"] == "InService" and deployed == [image]
+
+
+def test_drift_is_corrected(
+        kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
+        tmp_path: Path) -> None:
+    objects = Objects(admin_client, namespace)
+    client = sagemaker(emulator.url)
+    args = ["--resync-seconds", "1", "--tag-check-every", "1"]
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log", args):
+        _create_chain(objects, "drift")
+        status = objects.wait_condition(ENDPOINT, "drift", "Ready")["status"]
+        arn = status["endpointArn"]
+
+        client.add_tags(ResourceArn=arn, Tags=[{"Key": "sagemaker.operator.dev/name", "Value": "hijacked"}])
+        client.delete_tags(ResourceArn=arn, TagKeys=["sagemaker.operator.dev/namespace"])
+
+        def tags_restored() -> bool:
+            tags = {t["Key"]: t["Value"] for t in client.list_tags(ResourceArn=arn)["Tags"]}
+            return tags.get("sagemaker.operator.dev/name") == "drift" and \
+                tags.get("sagemaker.operator.dev/namespace") == namespace
+
+        wait_for(tags_restored, timeout=30, what="the ownership tags to be restored")
+
+        client.create_endpoint_config(EndpointConfigName="outside", ProductionVariants=[{
+            "VariantName": "primary", "ModelName": (objects.get(MODEL, "drift") or {})["status"]["modelName"],
+            "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+        client.update_endpoint(EndpointName="drift", EndpointConfigName="outside")
+        def switched_back() -> bool:
+            described = client.describe_endpoint(EndpointName="drift")
+            return bool(described["EndpointConfigName"] == status["currentEndpointConfigName"]
+                        and described["EndpointStatus"] == "InService")
+
+        wait_for(switched_back, timeout=30, what="the endpoint to be switched back to its config")
+
+        client.delete_endpoint(EndpointName="drift")
+        wait_for(lambda: "drift" in _endpoint_snapshot(emulator)
+                 and _endpoint_snapshot(emulator)["drift"]["EndpointStatus"] == "InService"
+                 and (objects.condition(ENDPOINT, "drift", "Ready") or {}).get("status") == "True",
+                 timeout=30, what="the endpoint deleted outside to be recreated")
+        assert "DriftCorrected" in {e.reason for e in objects.events("drift")}
+
+
+def test_a_foreign_endpoint_is_not_touched(
+        kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
+        tmp_path: Path) -> None:
+    client = sagemaker(emulator.url)
+    client.create_model(ModelName="theirs", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+                        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/theirs:1"})
+    client.create_endpoint_config(EndpointConfigName="theirs", ProductionVariants=[{
+        "VariantName": "v", "ModelName": "theirs", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    client.create_endpoint(EndpointName="shared-name", EndpointConfigName="theirs")
+    objects = Objects(admin_client, namespace)
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log"):
+        objects.create(MODEL, "mine", model_spec())
+        objects.create(CONFIG, "mine", config_spec(("primary", "mine", 1.0, 1)))
+        objects.create(ENDPOINT, "mine", {"endpointName": "shared-name", "endpointConfigRef": {"name": "mine"}})
+        objects.wait_condition(ENDPOINT, "mine", "Degraded", reason="NotOwned")
+        message = (objects.condition(ENDPOINT, "mine", "Degraded") or {})["message"]
+        assert "sagemaker.operator.dev/adopt" in message
+        objects.delete(ENDPOINT, "mine")
+        objects.wait_gone(ENDPOINT, "mine")
+    described = client.describe_endpoint(EndpointName="shared-name")
+    assert described["EndpointConfigName"] == "theirs"
+    assert described["EndpointStatus"] == "InService"
+    assert counters(emulator).get("UpdateEndpoint", 0) == 0
+
+
+@pytest.mark.parametrize("order", [("endpoint", "config", "model"), ("model", "config", "endpoint")])
+def test_deletion_in_any_order_leaves_nothing_behind(
+        kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
+        tmp_path: Path, order: tuple[str, str, str]) -> None:
+    objects = Objects(admin_client, namespace)
+    kinds = {"endpoint": ENDPOINT, "config": CONFIG, "model": MODEL}
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log"):
+        _create_chain(objects, "gone")
+        objects.wait_condition(ENDPOINT, "gone", "Ready")
+        for what in order:
+            objects.delete(kinds[what], "gone")
+        if order[0] == "model":
+            # The model waits for its config, and says so.
+            wait_for(lambda: (objects.condition(MODEL, "gone", "Progressing") or {}).get("reason")
+                     == "WaitingForDependents" or objects.get(MODEL, "gone") is None, timeout=30,
+                     what="the model to report what it waits for")
+        for kind in kinds.values():
+            objects.wait_gone(kind, "gone", timeout=60)
+    assert emulator.admin.resources() == []
+
+
+def test_operator_killed_mid_update_finishes_it_after_restart(
+        kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
+        tmp_path: Path) -> None:
+    objects = Objects(admin_client, namespace)
+    emulator.admin.set_durations(update=3.0)
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "first.log") as first:
+        _create_chain(objects, "crash")
+        old = objects.wait_condition(ENDPOINT, "crash", "Ready")["status"]["currentEndpointConfigName"]
+        objects.patch(MODEL, "crash", {"spec": {"primaryContainer": {
+            "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:2"}}})
+        wait_for(lambda: sagemaker(emulator.url).describe_endpoint(EndpointName="crash")["EndpointStatus"]
+                 == "Updating", timeout=30, what="the update to start")
+        first.kill()
+        first.wait()
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "second.log"):
+        def finished() -> bool:
+            status = (objects.get(ENDPOINT, "crash") or {}).get("status", {})
+            ready = objects.condition(ENDPOINT, "crash", "Ready") or {}
+            return ready.get("status") == "True" and status.get("currentEndpointConfigName") not in (None, old)
+
+        wait_for(finished, timeout=60, what="the restarted operator to finish the update")
+    calls = counters(emulator)
+    assert calls.get("UpdateEndpoint") == 1
+    assert calls.get("CreateModel") == 2
+    assert calls.get("CreateEndpointConfig") == 2
+    assert calls.get("CreateEndpoint") == 1

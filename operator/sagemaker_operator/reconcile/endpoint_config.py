@@ -123,7 +123,9 @@ async def reconcile_endpoint_config(ctx: ReconcileContext, obj: KubeObject) -> O
     arn = str(status.get("endpointConfigArn") or "")
     try:
         if status.get("endpointConfigName") != rendered.name or not arn:
-            created = await ensure_revision(ctx, target, obj, CONFIG_RESOURCE, rendered.request, ctx.tags(obj))
+            retained = any(h.get("name") == rendered.name for h in status.get("revisions") or ())
+            created = await ensure_revision(ctx, target, obj, CONFIG_RESOURCE, rendered.request, ctx.tags(obj),
+                                            retained=retained)
             arn = created.arn
             if created.created:
                 events.append(EventRecord("Created", f"Created AWS endpoint config {rendered.name}"))

@@ -64,7 +64,9 @@ async def reconcile_model(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
     spec_changed = status.get("observedGeneration") != obj.generation
     try:
         if status.get("modelName") != rendered.name or not arn:
-            created = await ensure_revision(ctx, target, obj, MODEL_RESOURCE, rendered.request, ctx.tags(obj))
+            retained = any(h.get("name") == rendered.name for h in status.get("revisions") or ())
+            created = await ensure_revision(ctx, target, obj, MODEL_RESOURCE, rendered.request, ctx.tags(obj),
+                                            retained=retained)
             arn = created.arn
             if created.created:
                 events.append(EventRecord("Created", f"Created AWS model {rendered.name}"))

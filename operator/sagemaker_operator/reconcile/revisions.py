@@ -47,9 +47,17 @@ class Created:
 
 
 async def ensure_revision(ctx: ReconcileContext, target: AwsTarget, obj: KubeObject, resource: ImmutableKind,
-                          request: Mapping[str, Any], tags: Mapping[str, str]) -> Created:
-    """Create the AWS resource for ``request``, or take the existing one of the same name if it is ours."""
+                          request: Mapping[str, Any], tags: Mapping[str, str], *, retained: bool = False) -> Created:
+    """Create the AWS resource for ``request``, or take the existing one of the same name if it is ours.
+
+    ``retained``: the revision is in the object's history (a revert), so it most likely exists: one Describe
+    instead of a Create that would fail.
+    """
     name = str(request[resource.name_member])
+    if retained:
+        found = await ctx.gateway.describe(target, resource.describe, **{resource.name_member: name})
+        if found is not None:
+            return Created(arn=str(found[resource.arn_member]), created=False)
     try:
         response = await ctx.gateway.call(target, resource.create, **request, Tags=as_aws_tags(dict(tags)))
         return Created(arn=str(response[resource.arn_member]), created=True)
