@@ -49,6 +49,9 @@ def running_operator(kubeconfig: Path, emulator_url: str, namespace: str, log_pa
 
         wait_for(alive, timeout=60, what="the operator's liveness endpoint")
         yield proc
+    # Whatever the test did, the operator must never have failed with an unhandled exception.
+    log = log_path.read_text(errors="replace")
+    assert "Traceback" not in log, f"the operator logged a traceback:\n{log[log.index('Traceback') - 2000:][:6000]}"
 
 
 def sagemaker(emulator_url: str) -> Any:

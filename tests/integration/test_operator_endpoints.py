@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from botocore.config import Config
 from kubernetes.client import ApiClient
 
 from sagemaker_emulator.server import EmulatorThread
+from sagemaker_operator.localcluster import free_port
 from tests.conftest import KubeTarget
 from tests.helpers import wait_for
 from tests.operator_harness import Objects, config_spec, counters, model_spec, running_operator, sagemaker
@@ -343,3 +345,72 @@ def test_operator_killed_mid_update_finishes_it_after_restart(
     assert calls.get("CreateModel") == 2
     assert calls.get("CreateEndpointConfig") == 2
     assert calls.get("CreateEndpoint") == 1
+
+
+def test_failed_create_is_degraded_and_a_new_spec_recreates_the_endpoint(
+        kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
+        tmp_path: Path) -> None:
+    objects = Objects(admin_client, namespace)
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log"):
+        _create_chain(objects, "broken", image="123456789012.dkr.ecr.us-east-1.amazonaws.com/model:fail")
+        degraded = objects.wait_condition(ENDPOINT, "broken", "Degraded", reason="CreateFailed")
+        assert degraded["status"]["endpointStatus"] == "Failed"
+        assert degraded["status"]["failureReason"]
+        objects.patch(MODEL, "broken", {"spec": {"primaryContainer": {
+            "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:1"}}})
+        ready = objects.wait_condition(ENDPOINT, "broken", "Ready", timeout=60)
+        assert ready["status"]["endpointStatus"] == "InService"
+        calls = counters(emulator)
+        assert calls.get("DeleteEndpoint") == 1
+        assert calls.get("CreateEndpoint") == 2
+
+
+def test_retry_annotation_retries_a_failed_update_once(
+        kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
+        tmp_path: Path) -> None:
+    objects = Objects(admin_client, namespace)
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log"):
+        _create_chain(objects, "again")
+        objects.wait_condition(ENDPOINT, "again", "Ready")
+        endpoint_name = "again"
+        emulator.admin.fail_next("endpoint", endpoint_name, operation="update", reason="capacity: try again")
+        objects.patch(MODEL, "again", {"spec": {"primaryContainer": {
+            "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:2"}}})
+        objects.wait_condition(ENDPOINT, "again", "Degraded", reason="UpdateFailed")
+        assert counters(emulator).get("UpdateEndpoint") == 1
+        objects.patch(ENDPOINT, "again", {"metadata": {"annotations": {"sagemaker.operator.dev/retry": "1"}}})
+        ready = objects.wait_condition(ENDPOINT, "again", "Ready", timeout=60)
+        assert ready["status"]["lastDeployment"]["outcome"] == "Succeeded"
+        assert counters(emulator).get("UpdateEndpoint") == 2
+
+
+def test_assume_role_arn_makes_calls_as_that_role(
+        kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
+        tmp_path: Path) -> None:
+    role = "arn:aws:iam::210987654321:role/sagemaker-deployer"
+    objects = Objects(admin_client, namespace)
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log"):
+        objects.create(MODEL, "xacct", model_spec(assumeRoleArn=role))
+        objects.create(CONFIG, "xacct", {**config_spec(("primary", "xacct", 1.0, 1)), "assumeRoleArn": role})
+        objects.create(ENDPOINT, "xacct", {"endpointConfigRef": {"name": "xacct"}, "assumeRoleArn": role})
+        ready = objects.wait_condition(ENDPOINT, "xacct", "Ready")
+        assert ":210987654321:" in ready["status"]["endpointArn"]
+    callers = emulator.admin.counters()["callers"]
+    assert any(role in str(caller) for caller in callers), callers
+
+
+def test_metrics_are_served(
+        kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
+        tmp_path: Path) -> None:
+    port = free_port()
+    objects = Objects(admin_client, namespace)
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log",
+                          ["--metrics-port", str(port)]):
+        _create_chain(objects, "metered")
+        objects.wait_condition(ENDPOINT, "metered", "Ready")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    assert 'sagemaker_operator_aws_calls_total{operation="CreateEndpoint",outcome="ok",service="sagemaker"} 1.0' \
+        in text
+    assert 'sagemaker_operator_reconciles_total{kind="SageMakerEndpoint",result="Ready"}' in text
+    assert 'sagemaker_operator_endpoints{status="InService"} 1.0' in text
