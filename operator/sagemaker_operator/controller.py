@@ -83,9 +83,11 @@ class Controller:
         if event_type == "DELETED":
             previous = store.remove(obj.ref)
             self.ctx.forget(obj.ref)
+            self._count_endpoint(previous, None)
             self._wake(self._dependents_of(previous or obj))
             return
         previous = store.put(obj)
+        self._count_endpoint(previous, obj)
         if previous is None or _essence(previous) != _essence(obj):
             self.enqueue(obj.ref)
         if previous is None or previous.status != obj.status or previous.spec != obj.spec or obj.deleting:
@@ -106,7 +108,13 @@ class Controller:
                     | {e.ref for e in store.endpoints_referencing_config(ns, obj.name)})
         if obj.kind == ENDPOINT:
             name = config_ref(obj.spec)
-            return {ObjectRef(ENDPOINT_CONFIG, ns, name)} if name else set()
+            # Other objects claiming the same AWS endpoint name: one of them may take it over now.
+            settings = self.ctx.settings
+            rivals = {e.ref for e in store.endpoints_claiming(
+                str(obj.spec.get("region") or settings.default_region or ""), str(obj.spec.get("endpointName")
+                                                                                  or obj.name),
+                settings.default_region or "") if e.ref != obj.ref}
+            return rivals | ({ObjectRef(ENDPOINT_CONFIG, ns, name)} if name else set())
         return set()
 
     def _wake(self, refs: Iterable[ObjectRef]) -> None:
@@ -231,8 +239,6 @@ class Controller:
             await self.writer.patch_status(obj.ref, patch)
         for record in outcome.events:
             await self.writer.post_event(obj, record)
-        if obj.kind == ENDPOINT:
-            self._count_endpoint_status()
         if outcome.finalized:
             await self.writer.remove_finalizer(obj)
             return
@@ -242,13 +248,20 @@ class Controller:
     def _backoff(self, ref: ObjectRef) -> float:
         failures = self._failures.get(ref, 0) + 1
         self._failures[ref] = failures
-        return min(self.max_backoff, float(2 ** min(failures, 10))) * self._rng.uniform(0.8, 1.2)
+        return min(self.max_backoff, float(2 ** min(failures, 10)) * self._rng.uniform(0.8, 1.2))
 
-    def _count_endpoint_status(self) -> None:
-        counts: dict[str, int] = {}
-        for endpoint in self.ctx.store.of_kind(ENDPOINT):
-            state = str(endpoint.status.get("endpointStatus") or "Unknown")
-            counts[state] = counts.get(state, 0) + 1
-        ENDPOINTS_BY_STATUS.clear()
-        for state, count in counts.items():
-            ENDPOINTS_BY_STATUS.labels(state).set(count)
+    @staticmethod
+    def _count_endpoint(before: KubeObject | None, after: KubeObject | None) -> None:
+        """Keep the endpoints-by-status gauge current from watch events (no scan of all endpoints)."""
+        def state(obj: KubeObject | None) -> str | None:
+            if obj is None or obj.kind != ENDPOINT:
+                return None
+            return str(obj.status.get("endpointStatus") or "Unknown")
+
+        old, new = state(before), state(after)
+        if old == new:
+            return
+        if old is not None:
+            ENDPOINTS_BY_STATUS.labels(old).dec()
+        if new is not None:
+            ENDPOINTS_BY_STATUS.labels(new).inc()

@@ -109,7 +109,19 @@ def build_status(previous: Mapping[str, Any], outcome: Outcome, generation: int,
 
 
 def status_patch(previous: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A JSON merge patch from ``previous`` to ``new`` (top-level keys), or None when nothing changed."""
-    patch: dict[str, Any] = {key: value for key, value in new.items() if previous.get(key) != value}
+    """The JSON merge patch (RFC 7386) that turns ``previous`` into ``new``, or None when nothing changed.
+
+    Merge patches merge nested objects, so a key that disappeared inside one must be sent as null; lists and
+    scalars are replaced whole.
+    """
+    patch: dict[str, Any] = {}
+    for key, value in new.items():
+        old = previous.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            nested = status_patch(old, value)
+            if nested is not None:
+                patch[key] = nested
+        elif old != value or key not in previous:
+            patch[key] = value
     patch.update({key: None for key in previous if key not in new})
     return patch or None

@@ -18,10 +18,11 @@ from __future__ import annotations
 import datetime
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sagemaker_operator.api.convert import SpecError, to_aws
+from sagemaker_operator.api import kinds
+from sagemaker_operator.api.convert import SpecError
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
@@ -39,8 +40,6 @@ from sagemaker_operator.reconcile.ownership import ADOPT_ANNOTATION, as_aws_tags
 from sagemaker_operator.status import EventRecord, Outcome, State
 
 BUSY_STATES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
-UPDATE_OPTION_FIELDS = ("deploymentConfig", "retainAllVariantProperties", "excludeRetainedVariantProperties",
-                        "retainDeploymentConfig")
 WEIGHT_TOLERANCE = 1e-6
 
 
@@ -70,6 +69,8 @@ class EndpointMemory:
     """What the operator remembers between reconciles (kept in status)."""
 
     known_arn: str | None = None
+    # Set while the operator itself deletes a failed endpoint to create it again: its absence is no drift.
+    recreating: bool = False
     failed_config: str | None = None
     deployment: Mapping[str, Any] | None = None
     retry_requested: bool = False
@@ -131,50 +132,58 @@ def plan_endpoint(desired: EndpointDesired, observed: Mapping[str, Any] | None, 
     if observed is None:
         create = Action(ActionKind.CREATE, {"EndpointName": name, "EndpointConfigName": desired.config_name,
                                             **desired.create_options})
-        if memory.known_arn:
+        started = _started(desired.config_name, None, timestamp)
+        if memory.known_arn and not memory.recreating:
             return EndpointPlan(State.PROGRESSING, "Recreating",
                                 f"endpoint {name} was deleted outside the operator; creating it again",
-                                action=create, poll=True,
+                                action=create, poll=True, deployment=started,
                                 events=(EventRecord("DriftCorrected",
                                                     f"Endpoint {name} was deleted outside the operator: recreating",
                                                     warning=True),))
         return EndpointPlan(State.PROGRESSING, "Creating",
-                            f"creating endpoint {name} with config {desired.config_name}", action=create, poll=True)
+                            f"creating endpoint {name} with config {desired.config_name}", action=create, poll=True,
+                            deployment=started)
 
     status = str(observed.get("EndpointStatus", ""))
     current = str(observed.get("EndpointConfigName", ""))
     reason = str(observed.get("FailureReason") or "")
     deployment = dict(memory.deployment) if memory.deployment else None
     in_flight = bool(deployment and deployment.get("outcome") == "InProgress")
+    retry = memory.retry_requested
 
     if status in BUSY_STATES:
         return EndpointPlan(State.PROGRESSING, status, f"endpoint {name} is {status}", poll=True,
                             failed_config=memory.failed_config, deployment=deployment)
 
     if status == "Failed":
-        if memory.retry_requested or (memory.failed_config and memory.failed_config != desired.config_name):
+        if retry or current != desired.config_name:
             return EndpointPlan(State.PROGRESSING, "Recreating",
                                 f"deleting failed endpoint {name} to create it again with {desired.config_name}",
-                                action=Action(ActionKind.DELETE, {"EndpointName": name}), poll=True)
+                                action=Action(ActionKind.DELETE, {"EndpointName": name}), poll=True,
+                                deployment=_finished(deployment, "Failed", timestamp) if in_flight else deployment)
+        first_report = in_flight or memory.failed_config is None
         return EndpointPlan(State.DEGRADED, "CreateFailed",
                             f"endpoint {name} failed to create: {reason or 'no reason given'}; change the spec or "
                             f"set the annotation {RETRY_ANNOTATION} to try again",
-                            failed_config=current or desired.config_name,
+                            failed_config=current,
+                            deployment=_finished(deployment, "Failed", timestamp) if in_flight else deployment,
                             events=(EventRecord("CreateFailed", f"Endpoint {name} failed: {reason}", warning=True),)
-                            if memory.failed_config is None else ())
+                            if first_report else ())
 
-    if status in ("UpdateRollbackFailed", "OutOfService") and not (
-            memory.retry_requested or (memory.failed_config and memory.failed_config != desired.config_name)):
+    if status in ("UpdateRollbackFailed", "OutOfService"):
+        if retry or (memory.failed_config and memory.failed_config != desired.config_name):
+            return _update(desired, current, timestamp)
+        first_report = in_flight or memory.failed_config is None
         return EndpointPlan(State.DEGRADED, status, f"endpoint {name} is {status}: {reason or 'no reason given'}",
                             failed_config=memory.failed_config or desired.config_name,
                             deployment=_finished(deployment, "Failed", timestamp) if in_flight else deployment,
                             events=(EventRecord(status, f"Endpoint {name} is {status}: {reason}", warning=True),)
-                            if memory.failed_config is None else ())
+                            if first_report else ())
 
     if current == desired.config_name:
         done = _finished(deployment, "Succeeded", timestamp) if in_flight else deployment
         events: tuple[EventRecord, ...] = ()
-        if in_flight:
+        if in_flight and deployment and deployment.get("fromEndpointConfigName"):
             events = (EventRecord("UpdateSucceeded", f"Endpoint {name} now runs config {current}"),)
         if desired.variants is not None:
             changes = _weights_drift(desired.variants, observed.get("ProductionVariants") or [])
@@ -188,7 +197,7 @@ def plan_endpoint(desired: EndpointDesired, observed: Mapping[str, Any] | None, 
         return EndpointPlan(State.READY, "InService", f"endpoint {name} is InService on config {current}",
                             deployment=done, events=events)
 
-    # InService (or recoverable) on another config than desired.
+    # InService on another config than desired.
     if in_flight and deployment and deployment.get("endpointConfigName") == desired.config_name:
         why = reason or "the update was rolled back"
         return EndpointPlan(State.DEGRADED, "UpdateFailed",
@@ -196,7 +205,7 @@ def plan_endpoint(desired: EndpointDesired, observed: Mapping[str, Any] | None, 
                             f"serves config {current}. Change the spec or set the annotation {RETRY_ANNOTATION}",
                             failed_config=desired.config_name, deployment=_finished(deployment, "Failed", timestamp),
                             events=(EventRecord("UpdateFailed", f"Update of {name} failed: {why}", warning=True),))
-    if memory.failed_config == desired.config_name and not memory.retry_requested:
+    if memory.failed_config == desired.config_name and not retry:
         return EndpointPlan(State.DEGRADED, "UpdateFailed",
                             f"the last update of endpoint {name} to config {desired.config_name} failed"
                             f"{': ' + reason if reason else ''}; it serves config {current}. Change the spec or set "
@@ -204,18 +213,30 @@ def plan_endpoint(desired: EndpointDesired, observed: Mapping[str, Any] | None, 
                             failed_config=memory.failed_config, deployment=deployment)
     drifted = bool(deployment and deployment.get("outcome") == "Succeeded"
                    and deployment.get("endpointConfigName") == desired.config_name)
-    update = Action(ActionKind.UPDATE, {"EndpointName": name, "EndpointConfigName": desired.config_name,
-                                        **desired.update_options})
-    events = (EventRecord("UpdateStarted", f"Updating endpoint {name} from config {current} to "
-                                           f"{desired.config_name}"),)
+    plan = _update(desired, current, timestamp)
     if drifted:
-        events = (EventRecord("DriftCorrected", f"Endpoint {name} was switched to config {current} outside the "
-                                                f"operator: switching back to {desired.config_name}", warning=True),)
+        return replace(plan, events=(EventRecord(
+            "DriftCorrected", f"Endpoint {name} was switched to config {current} outside the operator: switching "
+                              f"back to {desired.config_name}", warning=True),))
+    return plan
+
+
+def _started(config_name: str, from_config: str | None, timestamp: str) -> dict[str, Any]:
+    deployment = {"endpointConfigName": config_name, "startedAt": timestamp, "outcome": "InProgress"}
+    if from_config:
+        deployment["fromEndpointConfigName"] = from_config
+    return deployment
+
+
+def _update(desired: EndpointDesired, current: str, timestamp: str) -> EndpointPlan:
+    """UpdateEndpoint to the desired config, with the spec's deployment options."""
+    name = desired.endpoint_name
+    action = Action(ActionKind.UPDATE, {"EndpointName": name, "EndpointConfigName": desired.config_name,
+                                        **desired.update_options})
     return EndpointPlan(State.PROGRESSING, "Updating", f"updating endpoint {name} to config {desired.config_name}",
-                        action=update, poll=True,
-                        deployment={"endpointConfigName": desired.config_name, "fromEndpointConfigName": current,
-                                    "startedAt": timestamp, "outcome": "InProgress"},
-                        events=events)
+                        action=action, poll=True, deployment=_started(desired.config_name, current, timestamp),
+                        events=(EventRecord("UpdateStarted", f"Updating endpoint {name} from config {current} to "
+                                                             f"{desired.config_name}"),))
 
 
 def _finished(deployment: Mapping[str, Any] | None, outcome: str, timestamp: str) -> dict[str, Any] | None:
@@ -278,7 +299,9 @@ def resolve_endpoint(ctx: ReconcileContext, obj: KubeObject) -> EndpointDesired:
             raise WaitingForConfig(f"SageMakerEndpointConfig {ref_name!r}: {problem}") from None
     else:
         config_name = str(literal)
-    update_options = to_aws("UpdateEndpointInput", {k: spec[k] for k in UPDATE_OPTION_FIELDS if k in spec})
+    # The names are resolved above; the rest of UpdateEndpoint's members are the update options.
+    update_options = {k: v for k, v in kinds.ENDPOINT.request(spec, "UpdateEndpoint").items()
+                      if k not in ("EndpointName", "EndpointConfigName")}
     create_options = {"DeploymentConfig": update_options["DeploymentConfig"]} \
         if "DeploymentConfig" in update_options else {}
     return EndpointDesired(endpoint_name=name, config_name=config_name, variants=variants,
@@ -291,6 +314,7 @@ def memory_of(obj: KubeObject) -> EndpointMemory:
     retry = obj.annotations.get(RETRY_ANNOTATION)
     return EndpointMemory(
         known_arn=status.get("endpointArn") or None,
+        recreating=bool(status.get("recreating")),
         failed_config=status.get("failedEndpointConfigName") or None,
         deployment=status.get("lastDeployment") or None,
         retry_requested=bool(retry) and retry != status.get("observedRetry"),
@@ -311,9 +335,10 @@ def _variants_status(observed: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _status_variants_as_aws(status: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [{"VariantName": v.get("variantName"), "DesiredWeight": v.get("desiredWeight"),
-             "CurrentWeight": v.get("currentWeight"), "DesiredInstanceCount": v.get("desiredInstanceCount"),
-             "CurrentInstanceCount": v.get("currentInstanceCount")}
+    keys = (("VariantName", "variantName"), ("DesiredWeight", "desiredWeight"), ("CurrentWeight", "currentWeight"),
+            ("DesiredInstanceCount", "desiredInstanceCount"), ("CurrentInstanceCount", "currentInstanceCount"))
+    # Absent values stay absent (not None), so that the comparison falls back from desired to current.
+    return [{aws: v[camel] for aws, camel in keys if v.get(camel) is not None}
             for v in status.get("productionVariants") or []]
 
 
@@ -389,7 +414,7 @@ def _outcome(ctx: ReconcileContext, obj: KubeObject, desired: EndpointDesired, o
         "failedEndpointConfigName": plan.failed_config,
         "lastDeployment": dict(plan.deployment) if plan.deployment else None,
     }
-    if observed is not None and (plan.action is None or plan.action.kind is not ActionKind.DELETE):
+    if observed is not None:
         fields.update({
             "endpointArn": observed.get("EndpointArn"),
             "currentEndpointConfigName": observed.get("EndpointConfigName"),
@@ -399,9 +424,13 @@ def _outcome(ctx: ReconcileContext, obj: KubeObject, desired: EndpointDesired, o
     else:
         fields.update({"endpointArn": None, "currentEndpointConfigName": None, "failureReason": None,
                        "productionVariants": None})
-    if memory.retry_requested and plan.action is not None:
+    if plan.action is not None:
+        fields["recreating"] = True if plan.action.kind is ActionKind.DELETE else None
+    if memory.retry_requested and not (plan.poll and plan.action is None):
+        # Consumed: by the action it caused, or as moot when there was nothing to retry (not while AWS is busy).
         fields["observedRetry"] = obj.annotations.get(RETRY_ANNOTATION)
-        fields["failedEndpointConfigName"] = None
+        if plan.action is not None:
+            fields["failedEndpointConfigName"] = None
     requeue: float | None
     if plan.poll:
         requeue = ctx.next_poll(obj.ref)

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sagemaker_operator.api.convert import SpecError, to_aws
+from sagemaker_operator.api import kinds
+from sagemaker_operator.api.convert import SpecError
 from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
 from sagemaker_operator.reconcile.failures import failure_outcome
@@ -29,9 +30,6 @@ from sagemaker_operator.reconcile.revisions import (
 )
 from sagemaker_operator.status import EventRecord, Outcome
 
-OPERATOR_FIELDS = frozenset({
-    "region", "assumeRoleArn", "tags", "deletionPolicy", "revisionHistoryLimit", "endpointConfigName",
-})
 VARIANT_GROUPS = ("productionVariants", "shadowProductionVariants")
 LIVE_VARIANT_MEMBERS = ("InitialVariantWeight", "InitialInstanceCount")
 
@@ -93,7 +91,7 @@ def render_config(obj: KubeObject, cluster_id: str, model_names: Mapping[str, st
             ref = (variant.pop("modelRef", None) or {}).get("name")
             if ref:
                 variant["modelName"] = model_names[str(ref)]
-    body = to_aws("CreateEndpointConfigInput", spec, ignore=OPERATOR_FIELDS)
+    body = kinds.ENDPOINT_CONFIG.request(spec)
     identity = copy.deepcopy(body)
     for variant in identity.get("ProductionVariants") or ():
         for member in LIVE_VARIANT_MEMBERS:

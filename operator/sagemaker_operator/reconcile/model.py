@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sagemaker_operator.api.convert import SpecError, to_aws
+from sagemaker_operator.api import kinds
+from sagemaker_operator.api.convert import SpecError
 from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
 from sagemaker_operator.reconcile.failures import failure_outcome
@@ -20,9 +21,6 @@ from sagemaker_operator.reconcile.revisions import (
     record_revision,
 )
 from sagemaker_operator.status import EventRecord, Outcome
-
-# Spec fields that are the operator's, not CreateModel's.
-OPERATOR_FIELDS = frozenset({"region", "assumeRoleArn", "tags", "deletionPolicy", "revisionHistoryLimit", "modelName"})
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,7 @@ def render_model(obj: KubeObject, cluster_id: str) -> RenderedModel:
 
     The hash covers the owner too, so equal specs in two namespaces or clusters never collide on one AWS name.
     """
-    body = to_aws("CreateModelInput", dict(obj.spec), ignore=OPERATOR_FIELDS)
+    body = kinds.MODEL.request(obj.spec)
     digest = content_hash({"owner": [cluster_id, obj.namespace, obj.name], "request": body})
     name = revision_name(obj.name, digest)
     return RenderedModel(name=name, revision=digest, request={"ModelName": name, **body})

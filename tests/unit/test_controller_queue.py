@@ -1,0 +1,413 @@
+"""The controller's work queue on a real event loop, with a fake Kubernetes writer and fake reconcilers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+from sagemaker_operator.aws.errors import AwsFailure, FailureKind
+from sagemaker_operator.aws.gateway import SageMakerGateway
+from sagemaker_operator.controller import Controller, KindReconciler
+from sagemaker_operator.kube import Conflict, KubeWriter
+from sagemaker_operator.reconcile.context import OperatorSettings, ReconcileContext
+from sagemaker_operator.reconcile.failures import RetryLater
+from sagemaker_operator.reconcile.objects import (
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    FINALIZER,
+    MODEL,
+    KubeObject,
+    ObjectRef,
+    ObjectStore,
+)
+from sagemaker_operator.status import EventRecord, Outcome
+
+DEADLINE = 2.0
+MODEL_REF = ObjectRef(MODEL, "ml", "m")
+CONFIG_REF = ObjectRef(ENDPOINT_CONFIG, "ml", "cfg")
+
+
+class Changes:
+    """Set on every fake call, so that tests wait for a condition with a deadline instead of sleeping."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def changed(self) -> None:
+        self._event.set()
+
+    async def wait_for(self, condition: Callable[[], bool], deadline: float = DEADLINE) -> None:
+        """Wait until ``condition`` holds, at most ``deadline`` seconds."""
+        async with asyncio.timeout(deadline):
+            while not condition():
+                self._event.clear()
+                await self._event.wait()
+
+
+class FakeWriter:
+    """Records the controller's writes in order."""
+
+    def __init__(self, changes: Changes) -> None:
+        self.log: list[tuple[str, ObjectRef, Any]] = []
+        self.changes = changes
+
+    def _record(self, what: str, ref: ObjectRef, item: Any) -> None:
+        self.log.append((what, ref, item))
+        self.changes.changed()
+
+    async def patch_status(self, ref: ObjectRef, patch: dict[str, Any]) -> None:
+        self._record("status", ref, patch)
+
+    async def add_finalizer(self, obj: KubeObject) -> None:
+        self._record("add_finalizer", obj.ref, None)
+
+    async def remove_finalizer(self, obj: KubeObject) -> None:
+        self._record("remove_finalizer", obj.ref, None)
+
+    async def post_event(self, obj: KubeObject, record: EventRecord) -> None:
+        self._record("event", obj.ref, record.reason)
+
+    def of(self, what: str, ref: ObjectRef) -> list[Any]:
+        return [item for kind, r, item in self.log if kind == what and r == ref]
+
+
+Behaviour = Callable[[KubeObject, int], Outcome]
+
+
+class Recorder:
+    """A fake reconciler for every kind: records each call, answers with ``behaviour`` (default: Ready)."""
+
+    def __init__(self, changes: Changes) -> None:
+        self.changes = changes
+        self.calls: list[tuple[str, ObjectRef, int]] = []
+        self.behaviour: dict[ObjectRef, Behaviour] = {}
+        self.gate: dict[ObjectRef, asyncio.Event] = {}
+        self.running = 0
+        self.max_running = 0
+
+    def runs(self, ref: ObjectRef, step: str = "reconcile") -> int:
+        return sum(1 for s, r, _ in self.calls if r == ref and s == step)
+
+    async def _step(self, step: str, obj: KubeObject) -> Outcome:
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        try:
+            self.calls.append((step, obj.ref, obj.generation))
+            self.changes.changed()
+            gate = self.gate.get(obj.ref)
+            if gate is not None:
+                await gate.wait()
+            behaviour = self.behaviour.get(obj.ref)
+            if behaviour is not None:
+                return behaviour(obj, self.runs(obj.ref, step))
+            if step == "finalize":
+                return Outcome.progressing("Deleted", "gone", finalized=True)
+            return Outcome.ready("Available", "ok", fields={"generationSeen": obj.generation})
+        finally:
+            self.running -= 1
+
+    async def reconcile(self, ctx: ReconcileContext, obj: KubeObject) -> Outcome:
+        return await self._step("reconcile", obj)
+
+    async def finalize(self, ctx: ReconcileContext, obj: KubeObject) -> Outcome:
+        return await self._step("finalize", obj)
+
+    async def wait_for(self, condition: Callable[[], bool], deadline: float = DEADLINE) -> None:
+        await self.changes.wait_for(condition, deadline)
+
+    def order(self) -> list[ObjectRef]:
+        return [ref for _, ref, _ in self.calls]
+
+
+@asynccontextmanager
+async def running(workers: int = 4, max_backoff: float = 0.05
+                  ) -> AsyncIterator[tuple[Controller, Recorder, FakeWriter]]:
+    ctx = ReconcileContext(gateway=cast(SageMakerGateway, object()), store=ObjectStore(), settings=OperatorSettings())
+    changes = Changes()
+    recorder = Recorder(changes)
+    writer = FakeWriter(changes)
+    kind = KindReconciler(reconcile=recorder.reconcile, finalize=recorder.finalize)
+    controller = Controller(ctx, cast(KubeWriter, writer), {MODEL: kind, ENDPOINT_CONFIG: kind, ENDPOINT: kind},
+                            workers=workers, max_backoff=max_backoff)
+    controller.start()
+    try:
+        yield controller, recorder, writer
+    finally:
+        await controller.stop()
+
+
+def body(kind: str, name: str, spec: Mapping[str, Any] | None = None, *, generation: int = 1,
+         status: Mapping[str, Any] | None = None, annotations: Mapping[str, str] | None = None,
+         finalizers: tuple[str, ...] = (FINALIZER,), deleting: bool = False, namespace: str = "ml",
+         created: str = "2026-11-01T00:00:00Z") -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "uid": f"{namespace}-{name}",
+                                "generation": generation, "resourceVersion": str(generation),
+                                "annotations": dict(annotations or {}), "finalizers": list(finalizers),
+                                "creationTimestamp": created}
+    if deleting:
+        metadata["deletionTimestamp"] = "2026-11-21T00:00:00Z"
+    return {"kind": kind, "metadata": metadata, "spec": dict(spec or {}), "status": dict(status or {})}
+
+
+CONFIG_SPEC = {"productionVariants": [{"variantName": "v", "modelRef": {"name": "m"}}]}
+
+
+# --- reconcile and report --------------------------------------------------------------------------------------
+
+
+async def test_new_object_is_reconciled_and_its_status_written() -> None:
+    async with running() as (controller, recorder, writer):
+        recorder.behaviour[MODEL_REF] = lambda obj, n: Outcome.ready(
+            "Available", "ok", fields={"modelName": "m-1"}, events=[EventRecord("Created", "created m-1")])
+        controller.observe(body(MODEL, "m"), "ADDED")
+        await recorder.wait_for(lambda: len(writer.of("event", MODEL_REF)) == 1)
+        [patch] = writer.of("status", MODEL_REF)
+        assert patch["modelName"] == "m-1"
+        assert patch["observedGeneration"] == 1
+        assert {c["type"]: c["status"] for c in patch["conditions"]} == {
+            "Ready": "True", "Progressing": "False", "Degraded": "False"}
+        assert writer.of("event", MODEL_REF) == ["Created"]
+        assert writer.of("add_finalizer", MODEL_REF) == []
+
+
+async def test_finalizer_is_added_before_the_first_reconcile() -> None:
+    async with running() as (controller, recorder, writer):
+        controller.observe(body(MODEL, "m", finalizers=()), "ADDED")
+        await recorder.wait_for(lambda: len(writer.of("status", MODEL_REF)) == 1)
+        assert [kind for kind, ref, _ in writer.log if ref == MODEL_REF] == ["add_finalizer", "status"]
+        assert recorder.runs(MODEL_REF) == 1
+
+
+async def test_deleting_object_is_finalized_and_its_finalizer_removed() -> None:
+    async with running() as (controller, recorder, writer):
+        controller.observe(body(MODEL, "m", deleting=True), "MODIFIED")
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF, "finalize") == 1)
+        await recorder.wait_for(lambda: writer.of("remove_finalizer", MODEL_REF) != [])
+        assert recorder.runs(MODEL_REF) == 0
+        assert writer.of("status", MODEL_REF) == []
+
+
+async def test_deleting_object_without_our_finalizer_is_left_alone() -> None:
+    async with running(workers=1) as (controller, recorder, _):
+        controller.observe(body(MODEL, "m", deleting=True, finalizers=("other/finalizer",)), "MODIFIED")
+        controller.observe(body(MODEL, "marker"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(ObjectRef(MODEL, "ml", "marker")) == 1)
+        assert recorder.calls == [("reconcile", ObjectRef(MODEL, "ml", "marker"), 1)]
+
+
+# --- enqueue semantics -----------------------------------------------------------------------------------------
+
+
+async def test_delayed_enqueue_runs_after_the_delay() -> None:
+    async with running() as (controller, recorder, _):
+        controller.ctx.store.put(KubeObject.from_body(body(MODEL, "m")))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        controller.enqueue(MODEL_REF, 0.05)
+        assert controller.healthy()["delayed"] == 1
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF) == 1)
+        assert loop.time() - started >= 0.045
+        assert controller.healthy()["delayed"] == 0
+
+
+async def test_earlier_delayed_request_wins_over_a_later_one() -> None:
+    async with running() as (controller, recorder, _):
+        controller.ctx.store.put(KubeObject.from_body(body(MODEL, "m")))
+        controller.enqueue(MODEL_REF, 60.0)
+        controller.enqueue(MODEL_REF, 0.02)
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF) == 1)
+        # The 60 s request was replaced, not kept next to the earlier one.
+        assert controller.healthy()["delayed"] == 0
+        controller.enqueue(MODEL_REF, 0.02)
+        controller.enqueue(MODEL_REF, 60.0)
+        assert controller.healthy()["delayed"] == 1
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF) == 2)
+        assert controller.healthy()["delayed"] == 0
+
+
+async def test_immediate_enqueue_cancels_a_delayed_one() -> None:
+    async with running() as (controller, recorder, _):
+        controller.ctx.store.put(KubeObject.from_body(body(MODEL, "m")))
+        controller.enqueue(MODEL_REF, 60.0)
+        controller.enqueue(MODEL_REF)
+        assert controller.healthy()["delayed"] == 0
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF) == 1)
+
+
+async def test_delayed_enqueue_of_a_queued_object_is_ignored() -> None:
+    async with running(workers=1) as (controller, recorder, _):
+        blocker = ObjectRef(MODEL, "ml", "blocker")
+        recorder.gate[blocker] = asyncio.Event()
+        controller.observe(body(MODEL, "blocker"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(blocker) == 1)
+        controller.observe(body(MODEL, "m"), "ADDED")
+        controller.enqueue(MODEL_REF, 60.0)
+        assert controller.healthy() == {"workers": 1, "queued": 1, "delayed": 0}
+        recorder.gate[blocker].set()
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF) == 1)
+
+
+async def test_object_enqueued_while_running_runs_again_after_and_never_twice_at_once() -> None:
+    async with running(workers=4) as (controller, recorder, _):
+        gate = recorder.gate[MODEL_REF] = asyncio.Event()
+        controller.observe(body(MODEL, "m"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF) == 1)
+        controller.observe(body(MODEL, "m", generation=2), "MODIFIED")
+        controller.observe(body(MODEL, "m", generation=3), "MODIFIED")
+        controller.enqueue(MODEL_REF)
+        assert controller.healthy()["queued"] == 0
+        gate.set()
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF) == 2)
+        # The second run sees the latest snapshot; the three requests made while running are one run.
+        assert recorder.calls[1] == ("reconcile", MODEL_REF, 3)
+        controller.observe(body(MODEL, "marker"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(ObjectRef(MODEL, "ml", "marker")) == 1)
+        assert recorder.runs(MODEL_REF) == 2
+        assert recorder.max_running == 1
+
+
+async def test_outcome_requeue_after_runs_the_object_again() -> None:
+    async with running() as (controller, recorder, _):
+        recorder.behaviour[MODEL_REF] = lambda obj, n: Outcome.progressing(
+            "Creating", "wait", requeue_after=0.02 if n < 3 else None)
+        controller.observe(body(MODEL, "m"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF) == 3)
+        assert controller.healthy()["delayed"] == 0
+
+
+# --- failures --------------------------------------------------------------------------------------------------
+
+
+def _throttled(obj: KubeObject, n: int) -> Outcome:
+    if n < 3:
+        raise RetryLater(AwsFailure(FailureKind.THROTTLED, "ThrottlingException", "Rate exceeded", "DescribeEndpoint"))
+    return Outcome.ready("InService", "ok")
+
+
+async def test_retry_later_is_retried_with_backoff_without_a_status_write() -> None:
+    async with running(max_backoff=0.02) as (controller, recorder, writer):
+        recorder.behaviour[MODEL_REF] = _throttled
+        controller.observe(body(MODEL, "m"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF) == 3)
+        await recorder.wait_for(lambda: len(writer.of("status", MODEL_REF)) == 1)
+        assert writer.of("status", MODEL_REF)[0]["conditions"][0]["status"] == "True"
+
+
+def _crash(obj: KubeObject, n: int) -> Outcome:
+    if n == 1:
+        raise RuntimeError("bug")
+    return Outcome.ready("Available", "ok")
+
+
+async def test_unexpected_exception_is_retried_and_the_worker_survives() -> None:
+    async with running(workers=1, max_backoff=0.02) as (controller, recorder, _):
+        recorder.behaviour[MODEL_REF] = _crash
+        controller.observe(body(MODEL, "m"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF) == 2)
+        assert controller.healthy()["workers"] == 1
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    ctx = ReconcileContext(gateway=cast(SageMakerGateway, object()), store=ObjectStore(), settings=OperatorSettings())
+    controller = Controller(ctx, cast(KubeWriter, object()), {}, max_backoff=10.0)
+    delays = [controller._backoff(MODEL_REF) for _ in range(6)]
+    for delay, base in zip(delays, [2, 4, 8, 10, 10, 10], strict=True):
+        assert 0.8 * base <= delay <= 1.2 * base
+    assert 1.6 <= controller._backoff(CONFIG_REF) <= 2.4
+
+
+def _conflict(obj: KubeObject, n: int) -> Outcome:
+    raise Conflict("status of SageMakerModel ml/m: 409 Conflict")
+
+
+async def test_conflict_is_retried_after_a_delay() -> None:
+    async with running() as (controller, recorder, writer):
+        recorder.behaviour[MODEL_REF] = _conflict
+        controller.observe(body(MODEL, "m"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF) == 1)
+        # Nothing is awaited between the failed reconcile and the requeue: it is scheduled once the run is over.
+        assert controller.healthy()["delayed"] == 1
+        assert writer.of("status", MODEL_REF) == []
+
+
+# --- observe: what wakes what ----------------------------------------------------------------------------------
+
+
+async def test_status_change_wakes_dependents_but_not_the_object_itself() -> None:
+    async with running(workers=1) as (controller, recorder, _):
+        controller.observe(body(ENDPOINT_CONFIG, "cfg", CONFIG_SPEC), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(CONFIG_REF) == 1)
+        controller.observe(body(MODEL, "m"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(CONFIG_REF) == 2)
+        assert recorder.order() == [CONFIG_REF, MODEL_REF, CONFIG_REF]
+        # The model's own status write: its config is woken (new model name), the model is not.
+        controller.observe(body(MODEL, "m", status={"modelName": "m-1"}), "MODIFIED")
+        await recorder.wait_for(lambda: recorder.runs(CONFIG_REF) == 3)
+        assert recorder.runs(MODEL_REF) == 1
+        # A resync with nothing changed wakes nobody.
+        controller.observe(body(MODEL, "m", status={"modelName": "m-1"}), "MODIFIED")
+        marker = ObjectRef(MODEL, "other", "marker")
+        controller.observe(body(MODEL, "marker", namespace="other"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(marker) == 1)
+        assert recorder.order() == [CONFIG_REF, MODEL_REF, CONFIG_REF, CONFIG_REF, marker]
+
+
+async def test_essence_changes_enqueue_the_object_itself() -> None:
+    async with running(workers=1) as (controller, recorder, _):
+        controller.observe(body(MODEL, "m"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF) == 1)
+        controller.observe(body(MODEL, "m", generation=2), "MODIFIED")
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF) == 2)
+        controller.observe(body(MODEL, "m", generation=2, annotations={"sagemaker.operator.dev/retry": "1"}),
+                           "MODIFIED")
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF) == 3)
+        controller.observe(body(MODEL, "m", generation=2, annotations={"sagemaker.operator.dev/retry": "1"},
+                                deleting=True), "MODIFIED")
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF, "finalize") == 1)
+
+
+async def test_endpoint_change_wakes_old_and_new_config() -> None:
+    async with running(workers=1) as (controller, recorder, _):
+        other = ObjectRef(ENDPOINT_CONFIG, "ml", "cfg-2")
+        endpoint = ObjectRef(ENDPOINT, "ml", "ep")
+        controller.ctx.store.put(KubeObject.from_body(body(ENDPOINT_CONFIG, "cfg", CONFIG_SPEC)))
+        controller.ctx.store.put(KubeObject.from_body(body(ENDPOINT_CONFIG, "cfg-2", CONFIG_SPEC)))
+        controller.observe(body(ENDPOINT, "ep", {"endpointConfigRef": {"name": "cfg"}}), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(CONFIG_REF) == 1)
+        controller.observe(body(ENDPOINT, "ep", {"endpointConfigRef": {"name": "cfg-2"}}, generation=2), "MODIFIED")
+        await recorder.wait_for(lambda: recorder.runs(other) == 1 and recorder.runs(CONFIG_REF) == 2)
+        assert recorder.runs(endpoint) == 2
+
+
+async def test_deleted_object_wakes_its_dependents_and_is_forgotten() -> None:
+    async with running(workers=1) as (controller, recorder, _):
+        controller.observe(body(ENDPOINT_CONFIG, "cfg", CONFIG_SPEC), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(CONFIG_REF) == 1)
+        controller.observe(body(MODEL, "m"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(CONFIG_REF) == 2)
+        controller.observe(body(ENDPOINT_CONFIG, "cfg", CONFIG_SPEC), "DELETED")
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF) == 2)
+        assert controller.ctx.store.get(CONFIG_REF) is None
+        # A request for an object that is gone runs nothing.
+        controller.enqueue(CONFIG_REF)
+        marker = ObjectRef(MODEL, "ml", "marker")
+        controller.observe(body(MODEL, "marker"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(marker) == 1)
+        assert recorder.runs(CONFIG_REF) == 2
+
+
+async def test_deleting_the_claimant_of_an_endpoint_name_wakes_the_next_claimant() -> None:
+    """Two SageMakerEndpoints claim AWS endpoint "shared": the second is Degraded ("already claimed"), without a
+    requeue. When the first goes away, nothing else will ever reconcile the second: the deletion has to wake it."""
+    async with running(workers=1) as (controller, recorder, _):
+        first = ObjectRef(ENDPOINT, "team-a", "ep")
+        second = ObjectRef(ENDPOINT, "team-b", "ep")
+        spec = {"endpointName": "shared", "endpointConfigName": "hand-made", "region": "eu-west-1"}
+        controller.observe(body(ENDPOINT, "ep", spec, namespace="team-a", created="2026-11-01T00:00:00Z"), "ADDED")
+        controller.observe(body(ENDPOINT, "ep", spec, namespace="team-b", created="2026-11-02T00:00:00Z"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(second) == 1)
+        controller.observe(body(ENDPOINT, "ep", spec, namespace="team-a"), "DELETED")
+        await recorder.wait_for(lambda: recorder.runs(second) == 2, deadline=0.5)
+        assert recorder.runs(first) == 1

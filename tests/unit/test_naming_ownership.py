@@ -1,0 +1,374 @@
+"""AWS names, ownership tags, revision history, object snapshots and the per-object scheduling in the context."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any, cast
+
+import pytest
+
+from sagemaker_operator.aws.clients import AwsTarget
+from sagemaker_operator.aws.gateway import SageMakerGateway
+from sagemaker_operator.reconcile.context import OperatorSettings, ReconcileContext, SpecProblem
+from sagemaker_operator.reconcile.naming import (
+    AWS_NAME_MAX,
+    HASH_LENGTH,
+    content_hash,
+    revision_name,
+    revision_of,
+    sanitize,
+    valid_aws_name,
+)
+from sagemaker_operator.reconcile.objects import (
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    MODEL,
+    KubeObject,
+    ObjectRef,
+    ObjectStore,
+    config_ref,
+    model_refs,
+)
+from sagemaker_operator.reconcile.ownership import (
+    CLUSTER_TAG,
+    KIND_TAG,
+    NAME_TAG,
+    NAMESPACE_TAG,
+    TAG_PREFIX,
+    UID_TAG,
+    Owner,
+    as_aws_tags,
+    desired_tags,
+)
+from sagemaker_operator.reconcile.revisions import collectable, record_revision
+
+DIGEST = "0123456789"
+
+# --- naming ----------------------------------------------------------------------------------------------------
+
+
+def test_content_hash_is_stable_and_ignores_key_order() -> None:
+    a = content_hash({"b": [1, 2], "a": {"y": 1, "x": b"blob"}})
+    b = content_hash({"a": {"x": b"blob", "y": 1}, "b": [1, 2]})
+    assert a == b
+    assert len(a) == HASH_LENGTH
+    assert all(c in "0123456789abcdef" for c in a)
+    assert content_hash({"b": [2, 1], "a": {"y": 1, "x": b"blob"}}) != a
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("recommender", "recommender"),
+    ("recommender.v1", "recommender-v1"),
+    ("a..b", "a-b"),
+    (".leading.and.trailing.", "leading-and-trailing"),
+    ("...", "x"),
+    ("a_b c", "a-b-c"),
+])
+def test_sanitize(name: str, expected: str) -> None:
+    assert sanitize(name) == expected
+
+
+@pytest.mark.parametrize("name", [
+    "m",
+    "recommender",
+    "a" * 52,
+    "a" * 53,
+    "a" * 253,
+    "recommender.v1.production.eu-west-1.very-long-team-name.example.com",
+    "a" * 51 + "-b" * 20,
+    "a" * 51 + ".b",
+    "0-" * 60,
+])
+def test_revision_names_fit_aws(name: str) -> None:
+    aws = revision_name(name, DIGEST)
+    assert len(aws) <= AWS_NAME_MAX
+    assert valid_aws_name(aws), aws
+    assert aws.endswith(f"-{DIGEST}")
+    assert revision_of(aws, name) == DIGEST
+
+
+def test_short_revision_name_keeps_the_whole_object_name() -> None:
+    assert revision_name("recommender-v1", DIGEST) == f"recommender-v1-{DIGEST}"
+    assert revision_name("a" * 53, DIGEST) == "a" * 52 + f"-{DIGEST}"
+
+
+def test_revision_of_rejects_other_objects_and_foreign_names() -> None:
+    assert revision_of(f"recommender-v1-{DIGEST}", "recommender") is None
+    assert revision_of(f"recommender-{DIGEST}", "recommender-v1") is None
+    assert revision_of("recommender-abc", "recommender") is None
+    assert revision_of("recommender", "recommender") is None
+    assert revision_of(f"recommender-{DIGEST}", "recommender") == DIGEST
+
+
+@pytest.mark.parametrize(("name", "valid"), [
+    ("a", True),
+    ("a" * 63, True),
+    ("a" * 64, False),
+    ("a-b--c", True),
+    ("-a", False),
+    ("a-", False),
+    ("a.b", False),
+    ("a_b", False),
+    ("", False),
+    ("9Z", True),
+])
+def test_valid_aws_name(name: str, valid: bool) -> None:
+    assert valid_aws_name(name) is valid
+
+
+# --- ownership -------------------------------------------------------------------------------------------------
+
+
+OWNER = Owner(cluster="prod-eu", kind=MODEL, namespace="ml", name="recommender-v1", uid="uid-1")
+
+
+def test_owner_tags_and_owns() -> None:
+    tags = OWNER.tags()
+    assert tags == {CLUSTER_TAG: "prod-eu", KIND_TAG: MODEL, NAMESPACE_TAG: "ml", NAME_TAG: "recommender-v1",
+                    UID_TAG: "uid-1"}
+    assert OWNER.owns(tags)
+    # Recreated under the same name (deletionPolicy: Retain): same owner despite a new uid.
+    assert OWNER.owns({**tags, UID_TAG: "uid-2", "team": "ml"})
+    for key, value in ((CLUSTER_TAG, "prod-us"), (KIND_TAG, ENDPOINT), (NAMESPACE_TAG, "other"),
+                       (NAME_TAG, "recommender-v2")):
+        assert not OWNER.owns({**tags, key: value})
+    assert not OWNER.owns({})
+
+
+def test_describe_foreign() -> None:
+    assert OWNER.describe_foreign({"team": "ml"}) == "it was not created by sagemaker-operator"
+    other = Owner("prod-us", MODEL, "search", "ranker", "u").tags()
+    assert OWNER.describe_foreign(other) == "it belongs to SageMakerModel search/ranker in cluster prod-us"
+
+
+def test_desired_tags_cannot_disown_a_resource() -> None:
+    user = {"team": "ml", NAME_TAG: "someone-else", f"{TAG_PREFIX}custom": "x"}
+    tags = desired_tags(user, OWNER)
+    assert tags == {"team": "ml", **OWNER.tags()}
+
+
+def test_as_aws_tags_is_sorted_pairs() -> None:
+    assert as_aws_tags({"b": "2", "a": "1"}) == [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]
+
+
+# --- revisions -------------------------------------------------------------------------------------------------
+
+
+def test_record_revision_puts_the_entry_first_and_moves_an_older_copy() -> None:
+    history = [{"name": "m-2", "revision": "2"}, {"name": "m-1", "revision": "1"}]
+    assert record_revision(history, {"name": "m-3", "revision": "3"}) == [
+        {"name": "m-3", "revision": "3"}, {"name": "m-2", "revision": "2"}, {"name": "m-1", "revision": "1"}]
+    # A reverted spec: its old revision becomes current again, without a duplicate.
+    assert record_revision(history, {"name": "m-1", "revision": "1"}) == [
+        {"name": "m-1", "revision": "1"}, {"name": "m-2", "revision": "2"}]
+    assert record_revision([], {"name": "m-1"}) == [{"name": "m-1"}]
+    assert history == [{"name": "m-2", "revision": "2"}, {"name": "m-1", "revision": "1"}]
+
+
+@pytest.mark.parametrize(("limit", "in_use", "expected"), [
+    (2, set(), ["m-2", "m-1"]),
+    (0, set(), ["m-4", "m-3", "m-2", "m-1"]),
+    (4, set(), []),
+    (10, set(), []),
+    (0, {"m-3", "m-1"}, ["m-4", "m-2"]),
+    (0, {"m-5"}, ["m-4", "m-3", "m-2", "m-1"]),
+])
+def test_collectable(limit: int, in_use: set[str], expected: list[str]) -> None:
+    history = [{"name": f"m-{i}"} for i in range(5, 0, -1)]
+    assert collectable(history, limit, in_use) == expected
+
+
+# --- objects ---------------------------------------------------------------------------------------------------
+
+
+def body(kind: str, name: str, spec: Mapping[str, Any] | None = None, status: Mapping[str, Any] | None = None,
+         namespace: str = "ml", **metadata: Any) -> dict[str, Any]:
+    return {"apiVersion": "sagemaker.operator.dev/v1alpha1", "kind": kind,
+            "metadata": {"name": name, "namespace": namespace, "uid": f"{namespace}-{name}", **metadata},
+            "spec": dict(spec or {}), "status": dict(status or {})}
+
+
+def test_from_body_reads_metadata_and_copies_deeply() -> None:
+    raw = body(MODEL, "m", {"primaryContainer": {"environment": {"A": "1"}}}, {"modelName": "m-1"},
+               generation=3, resourceVersion="42", annotations={"x": "y"}, finalizers=["f"],
+               deletionTimestamp="2026-11-21T00:00:00Z", creationTimestamp="2026-11-01T00:00:00Z")
+    obj = KubeObject.from_body(raw)
+    assert (obj.kind, obj.namespace, obj.name, obj.uid) == (MODEL, "ml", "m", "ml-m")
+    assert (obj.generation, obj.resource_version, obj.created) == (3, "42", "2026-11-01T00:00:00Z")
+    assert obj.annotations == {"x": "y"}
+    assert obj.finalizers == ("f",)
+    assert obj.deleting is True
+    assert obj.status == {"modelName": "m-1"}
+    assert obj.ref == ObjectRef(MODEL, "ml", "m")
+    raw["spec"]["primaryContainer"]["environment"]["A"] = "changed"
+    assert obj.spec == {"primaryContainer": {"environment": {"A": "1"}}}
+
+
+def test_from_body_tolerates_missing_and_null_fields() -> None:
+    obj = KubeObject.from_body({"kind": MODEL, "metadata": {"name": "m", "namespace": "ml", "generation": None,
+                                                            "annotations": None, "finalizers": None},
+                                "spec": None})
+    assert obj.generation == 0
+    assert obj.spec == {}
+    assert obj.status == {}
+    assert obj.annotations == {}
+    assert obj.finalizers == ()
+    assert obj.deleting is False
+
+
+def test_reference_helpers() -> None:
+    spec = {"productionVariants": [{"modelRef": {"name": "a"}}, {"modelName": "literal"}, None],
+            "shadowProductionVariants": [{"modelRef": {"name": "b"}}]}
+    assert list(model_refs(spec)) == ["a", "b"]
+    assert config_ref({"endpointConfigRef": {"name": "c"}}) == "c"
+    assert config_ref({"endpointConfigName": "c"}) is None
+
+
+def store_with(*bodies: dict[str, Any]) -> ObjectStore:
+    store = ObjectStore()
+    for raw in bodies:
+        store.put(KubeObject.from_body(raw))
+    return store
+
+
+def test_store_reverse_look_ups_stay_in_the_namespace() -> None:
+    store = store_with(
+        body(ENDPOINT_CONFIG, "cfg", {"productionVariants": [{"modelRef": {"name": "m"}}]}),
+        body(ENDPOINT_CONFIG, "cfg-shadow", {"shadowProductionVariants": [{"modelRef": {"name": "m"}}]}),
+        body(ENDPOINT_CONFIG, "cfg", {"productionVariants": [{"modelRef": {"name": "m"}}]}, namespace="other"),
+        body(ENDPOINT, "ep", {"endpointConfigRef": {"name": "cfg"}}),
+        body(ENDPOINT, "ep-literal", {"endpointConfigName": "cfg"}),
+    )
+    assert sorted(c.name for c in store.configs_referencing_model("ml", "m")) == ["cfg", "cfg-shadow"]
+    assert [e.name for e in store.endpoints_referencing_config("ml", "cfg")] == ["ep"]
+    assert store.endpoints_referencing_config("other", "cfg") == []
+    assert len(store.of_kind(ENDPOINT_CONFIG)) == 3
+    assert len(store.of_kind(ENDPOINT_CONFIG, "other")) == 1
+
+
+def test_store_put_and_remove_return_the_previous_snapshot() -> None:
+    store = ObjectStore()
+    first = KubeObject.from_body(body(MODEL, "m", generation=1))
+    second = KubeObject.from_body(body(MODEL, "m", generation=2))
+    assert store.put(first) is None
+    assert store.put(second) is first
+    assert store.get(first.ref) is second
+    assert store.remove(first.ref) is second
+    assert store.remove(first.ref) is None
+    assert store.get(first.ref) is None
+
+
+def test_endpoints_claiming_uses_the_default_region() -> None:
+    store = store_with(
+        body(ENDPOINT, "ep"),
+        body(ENDPOINT, "other", {"endpointName": "ep"}, namespace="b"),
+        body(ENDPOINT, "ep", {"region": "us-east-1"}, namespace="c"),
+        body(ENDPOINT, "ep", {"region": "eu-west-1"}, namespace="d"),
+    )
+    names = sorted((e.namespace, e.name) for e in store.endpoints_claiming("eu-west-1", "ep", "eu-west-1"))
+    assert names == [("b", "other"), ("d", "ep"), ("ml", "ep")]
+    assert [e.namespace for e in store.endpoints_claiming("us-east-1", "ep", "eu-west-1")] == ["c"]
+
+
+def test_aws_names_in_use() -> None:
+    store = store_with(
+        body(ENDPOINT_CONFIG, "cfg", {"productionVariants": [{"modelName": "literal-model"}]},
+             {"revisions": [{"name": "cfg-1", "modelNames": ["m-1", "m-2"]},
+                            {"name": "cfg-0", "modelNames": ["m-0"]}]}),
+        body(ENDPOINT, "ep", {"endpointConfigRef": {"name": "cfg"}},
+             {"currentEndpointConfigName": "cfg-0", "desiredEndpointConfigName": "cfg-1"}),
+        body(ENDPOINT, "ep2", {"endpointConfigName": "hand-made"}, namespace="other"),
+    )
+    assert store.aws_models_in_use() == {"m-0", "m-1", "m-2", "literal-model"}
+    assert store.aws_configs_in_use() == {"cfg-0", "cfg-1", "hand-made"}
+
+
+# --- context ---------------------------------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FixedRandom(random.Random):
+    """uniform(a, b) answers a + fraction * (b - a)."""
+
+    def __init__(self, fraction: float) -> None:
+        super().__init__(0)
+        self.fraction = fraction
+
+    def uniform(self, a: float, b: float) -> float:
+        return a + self.fraction * (b - a)
+
+
+REF = ObjectRef(ENDPOINT, "ml", "ep")
+
+
+def make_context(fraction: float = 0.5, **settings: Any) -> tuple[ReconcileContext, FakeClock]:
+    clock = FakeClock()
+    ctx = ReconcileContext(gateway=cast(SageMakerGateway, object()), store=ObjectStore(),
+                           settings=OperatorSettings(**settings), rng=FixedRandom(fraction), clock=clock)
+    return ctx, clock
+
+
+def test_poll_delays_double_up_to_the_maximum_and_restart_after_stop() -> None:
+    ctx, _ = make_context(poll_initial_seconds=5, poll_max_seconds=60)
+    assert [ctx.next_poll(REF) for _ in range(6)] == [5.0, 10.0, 20.0, 40.0, 60.0, 60.0]
+    other = ObjectRef(ENDPOINT, "ml", "other")
+    assert ctx.next_poll(other) == 5.0
+    ctx.stop_polling(REF)
+    assert ctx.next_poll(REF) == 5.0
+    assert ctx.next_poll(other) == 10.0
+
+
+def test_first_drift_check_is_spread_over_one_resync_window() -> None:
+    ctx, clock = make_context(0.25, resync_seconds=300)
+    assert ctx.drift_check_due(REF) is False
+    assert ctx.seconds_until_drift_check(REF) == pytest.approx(75.0)
+    clock.now += 74.9
+    assert ctx.drift_check_due(REF) is False
+    clock.now += 0.1
+    assert ctx.drift_check_due(REF) is True
+    assert ctx.seconds_until_drift_check(REF) == 0.0
+
+
+def test_check_schedules_the_next_drift_check_with_jitter_and_compares_tags_every_nth() -> None:
+    ctx, clock = make_context(0.5, resync_seconds=300, resync_jitter=0.2, tag_check_every=3)
+    results = [ctx.checked(REF) for _ in range(6)]
+    assert results == [False, False, True, False, False, True]
+    assert ctx.seconds_until_drift_check(REF) == pytest.approx(330.0)
+    assert ctx.drift_check_due(REF) is False
+    clock.now += 330.0
+    assert ctx.drift_check_due(REF) is True
+
+
+def test_forget_drops_all_memory_of_an_object() -> None:
+    ctx, _ = make_context(0.5, tag_check_every=2)
+    ctx.checked(REF)
+    ctx.next_poll(REF)
+    ctx.next_poll(REF)
+    ctx.forget(REF)
+    assert ctx.next_poll(REF) == ctx.settings.poll_initial_seconds
+    assert ctx.checked(REF) is False  # the count started again
+    assert ctx.seconds_until_drift_check(ObjectRef(ENDPOINT, "ml", "never-seen")) == 0.0
+
+
+def test_target_owner_tags_and_history_limit() -> None:
+    ctx, _ = make_context(cluster_id="prod-eu", default_region="eu-west-1", default_revision_history_limit=2)
+    obj = KubeObject.from_body(body(MODEL, "m", {"tags": {"team": "ml", UID_TAG: "forged"},
+                                                 "assumeRoleArn": "arn:aws:iam::1:role/r", "revisionHistoryLimit": 0}))
+    assert ctx.target(obj) == AwsTarget(region="eu-west-1", role_arn="arn:aws:iam::1:role/r")
+    assert ctx.tags(obj) == {"team": "ml", CLUSTER_TAG: "prod-eu", KIND_TAG: MODEL, NAMESPACE_TAG: "ml",
+                             NAME_TAG: "m", UID_TAG: "ml-m"}
+    assert ctx.history_limit(obj) == 0
+    plain = KubeObject.from_body(body(MODEL, "m", {"region": "us-east-1"}))
+    assert ctx.target(plain) == AwsTarget(region="us-east-1", role_arn=None)
+    assert ctx.history_limit(plain) == 2
+    no_region, _ = make_context()
+    with pytest.raises(SpecProblem, match="region"):
+        no_region.target(KubeObject.from_body(body(MODEL, "m")))
