@@ -20,7 +20,7 @@ from tests.helpers import operator_process, wait_for
 
 GROUP, VERSION = "sagemaker.operator.dev", "v1alpha1"
 PLURALS = {"SageMakerModel": "sagemakermodels", "SageMakerEndpointConfig": "sagemakerendpointconfigs",
-           "SageMakerEndpoint": "sagemakerendpoints"}
+           "SageMakerEndpoint": "sagemakerendpoints", "SageMakerInferenceComponent": "sagemakerinferencecomponents"}
 REGION = "us-east-1"
 FAST_POLLING = ["--poll-initial-seconds", "0.2", "--poll-max-seconds", "1"]
 
@@ -139,6 +139,19 @@ def config_spec(*variants: tuple[str, str, float, int], **extra: Any) -> dict[st
         {"variantName": variant, "modelRef": {"name": model}, "initialVariantWeight": weight,
          "initialInstanceCount": count, "instanceType": "ml.m5.large"}
         for variant, model, weight, count in variants], **extra}
+
+
+def autoscaling(emulator_url: str) -> Any:
+    """A plain boto3 Application Auto Scaling client on the emulator."""
+    return boto3.client("application-autoscaling", endpoint_url=emulator_url, region_name=REGION,
+                        aws_access_key_id="x", aws_secret_access_key="x",
+                        config=Config(retries={"total_max_attempts": 1}))
+
+
+def runtime(emulator_url: str) -> Any:
+    """A plain boto3 SageMaker Runtime client on the emulator."""
+    return boto3.client("sagemaker-runtime", endpoint_url=emulator_url, region_name=REGION, aws_access_key_id="x",
+                        aws_secret_access_key="x", config=Config(retries={"total_max_attempts": 1}))
 
 
 def counters(emulator: Any) -> dict[str, int]:

@@ -28,9 +28,11 @@ from sagemaker_operator.reconcile.objects import (
     ENDPOINT,
     ENDPOINT_CONFIG,
     FINALIZER,
+    INFERENCE_COMPONENT,
     MODEL,
     KubeObject,
     ObjectRef,
+    component_refs,
     config_ref,
     model_refs,
 )
@@ -102,7 +104,12 @@ class Controller:
         deletion wait on it), and likewise between configs and endpoints."""
         store, ns = self.ctx.store, obj.namespace
         if obj.kind == MODEL:
-            return {c.ref for c in store.configs_referencing_model(ns, obj.name)}
+            return ({c.ref for c in store.configs_referencing_model(ns, obj.name)}
+                    | {c.ref for c in store.components_using_model(ns, obj.name)})
+        if obj.kind == INFERENCE_COMPONENT:
+            endpoint, model = component_refs(obj.spec)
+            return ({ObjectRef(ENDPOINT, ns, endpoint)} if endpoint else set()) | (
+                {ObjectRef(MODEL, ns, model)} if model else set())
         if obj.kind == ENDPOINT_CONFIG:
             return ({ObjectRef(MODEL, ns, name) for name in model_refs(obj.spec)}
                     | {e.ref for e in store.endpoints_referencing_config(ns, obj.name)})
@@ -114,7 +121,8 @@ class Controller:
                 str(obj.spec.get("region") or settings.default_region or ""), str(obj.spec.get("endpointName")
                                                                                   or obj.name),
                 settings.default_region or "") if e.ref != obj.ref}
-            return rivals | ({ObjectRef(ENDPOINT_CONFIG, ns, name)} if name else set())
+            components = {c.ref for c in store.components_on_endpoint(ns, obj.name)}
+            return rivals | components | ({ObjectRef(ENDPOINT_CONFIG, ns, name)} if name else set())
         return set()
 
     def _wake(self, refs: Iterable[ObjectRef]) -> None:

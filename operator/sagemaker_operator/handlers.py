@@ -15,11 +15,16 @@ from sagemaker_operator.kube import KubeWriter, load_client_configuration
 from sagemaker_operator.reconcile.context import OperatorSettings, ReconcileContext
 from sagemaker_operator.reconcile.endpoint import finalize_endpoint, reconcile_endpoint
 from sagemaker_operator.reconcile.endpoint_config import finalize_endpoint_config, reconcile_endpoint_config
+from sagemaker_operator.reconcile.inference_component import (
+    finalize_inference_component,
+    reconcile_inference_component,
+)
 from sagemaker_operator.reconcile.model import finalize_model, reconcile_model
 from sagemaker_operator.reconcile.objects import (
     ENDPOINT,
     ENDPOINT_CONFIG,
     GROUP,
+    INFERENCE_COMPONENT,
     MODEL,
     PLURALS,
     VERSION,
@@ -30,6 +35,7 @@ RECONCILERS = {
     MODEL: KindReconciler(reconcile_model, finalize_model),
     ENDPOINT_CONFIG: KindReconciler(reconcile_endpoint_config, finalize_endpoint_config),
     ENDPOINT: KindReconciler(reconcile_endpoint, finalize_endpoint),
+    INFERENCE_COMPONENT: KindReconciler(reconcile_inference_component, finalize_inference_component),
 }
 
 
@@ -72,7 +78,7 @@ async def _observe(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any)
         controller.observe(body, type)
 
 
-for _kind in (MODEL, ENDPOINT_CONFIG, ENDPOINT):
+for _kind in RECONCILERS:
     kopf.on.event(GROUP, VERSION, PLURALS[_kind], id=f"observe-{PLURALS[_kind]}")(_observe)
 
 

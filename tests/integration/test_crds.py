@@ -26,7 +26,16 @@ import pytest
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from sagemaker_operator.api.kinds import ENDPOINT, ENDPOINT_CONFIG, GROUP, KINDS, MODEL, VERSION, Kind
+from sagemaker_operator.api.kinds import (
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    GROUP,
+    INFERENCE_COMPONENT,
+    KINDS,
+    MODEL,
+    VERSION,
+    Kind,
+)
 from tests.crd_helpers import apply_crds
 
 pytestmark = pytest.mark.cluster
@@ -67,6 +76,16 @@ VALID: dict[str, dict[str, Any]] = {
         "excludeRetainedVariantProperties": [{"variantPropertyType": "DesiredInstanceCount"}],
         "assumeRoleArn": ROLE,
     },
+    INFERENCE_COMPONENT.kind: {
+        "endpointRef": {"name": "my-endpoint"},
+        "variantName": "main",
+        "specification": {"modelRef": {"name": "llm"}, "computeResourceRequirements": {
+            "numberOfCpuCoresRequired": 2, "minMemoryRequiredInMb": 4096, "numberOfAcceleratorDevicesRequired": 1}},
+        "runtimeConfig": {"copyCount": 2},
+        "autoscaling": {"minCopies": 1, "maxCopies": 4, "policies": [{"policyName": "per-copy", "targetTracking": {
+            "targetValue": 5.0, "predefinedMetricSpecification": {
+                "predefinedMetricType": "SageMakerInferenceComponentInvocationsPerCopy"}}}]},
+    },
 }
 
 Mutation = Callable[[dict[str, Any]], None]
@@ -87,8 +106,15 @@ def _set(path: str, value: Any) -> Mutation:
     return mutate
 
 
-def _delete(name: str) -> Mutation:
-    return lambda spec: spec.pop(name)
+def _delete(path: str) -> Mutation:
+    """A mutation removing ``a.b`` from a spec."""
+    def mutate(spec: dict[str, Any]) -> None:
+        *parents, leaf = path.split(".")
+        node = spec
+        for part in parents:
+            node = node[part]
+        node.pop(leaf)
+    return mutate
 
 
 def _unindexed(text: str) -> str:
@@ -137,6 +163,15 @@ BAD: list[tuple[str, Kind, Mutation, str]] = [
     ("traffic-routing-enum", ENDPOINT, _set("deploymentConfig.blueGreenUpdatePolicy.trafficRoutingConfiguration.type",
                                             "SOMETIMES"),
      "spec.deploymentConfig.blueGreenUpdatePolicy.trafficRoutingConfiguration.type"),
+    ("component-both-endpoints", INFERENCE_COMPONENT, _set("endpointName", "literal"), "spec"),
+    ("component-modelName-and-modelRef", INFERENCE_COMPONENT, _set("specification.modelName", "m"),
+     "spec.specification"),
+    ("component-autoscaling-without-max", INFERENCE_COMPONENT, _delete("autoscaling.maxCopies"),
+     "spec.autoscaling.maxCopies"),
+    ("policy-both-kinds", INFERENCE_COMPONENT, _set("autoscaling.policies[0].stepScaling", {}),
+     "spec.autoscaling.policies[0]"),
+    ("variant-autoscaling-negative-min", ENDPOINT, _set("autoscaling", [
+        {"variantName": "blue", "minCapacity": -1, "maxCapacity": 2}]), "spec.autoscaling[0].minCapacity"),
     ("serverless-missing-required", ENDPOINT_CONFIG, _set("productionVariants[1].serverlessConfig",
                                                           {"memorySizeInMB": 2048}),
      "spec.productionVariants[1].serverlessConfig.maxConcurrency"),
@@ -176,7 +211,7 @@ def test_valid_manifest_is_accepted_with_defaults(admin_client: ApiClient, names
     for key, value in VALID[kind.kind].items():
         assert spec[key] == value
     assert spec["deletionPolicy"] == VALID[kind.kind].get("deletionPolicy", "Delete")
-    if kind is not ENDPOINT:
+    if kind in (MODEL, ENDPOINT_CONFIG):
         assert spec["revisionHistoryLimit"] == 2
 
 

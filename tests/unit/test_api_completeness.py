@@ -17,6 +17,7 @@ from sagemaker_operator.api import crds
 from sagemaker_operator.api.kinds import (
     ENDPOINT,
     ENDPOINT_CONFIG,
+    INFERENCE_COMPONENT,
     KINDS,
     MODEL,
     Kind,
@@ -120,7 +121,17 @@ def test_overlays() -> None:
     assert sorted(endpoint["properties"]) == sorted([
         "endpointName", "endpointConfigName", "endpointConfigRef", "deploymentConfig", "retainAllVariantProperties",
         "excludeRetainedVariantProperties", "retainDeploymentConfig", "region", "assumeRoleArn", "tags",
-        "deletionPolicy"])
+        "deletionPolicy", "autoscaling"])
+    policy = endpoint["properties"]["autoscaling"]["items"]["properties"]["policies"]["items"]
+    assert policy["oneOf"] == [{"required": ["targetTracking"]}, {"required": ["stepScaling"]}]
+    assert "targetValue" in policy["properties"]["targetTracking"]["properties"]
+    component = INFERENCE_COMPONENT.spec_schema()
+    assert component["oneOf"] == [{"required": ["endpointRef"]}, {"required": ["endpointName"]}]
+    assert component["properties"]["specification"]["not"] == {"required": ["modelName", "modelRef"]}
+    assert component["properties"]["autoscaling"]["required"] == ["minCopies", "maxCopies"]
+    assert INFERENCE_COMPONENT.operator_only_paths == {
+        "region", "assumeRoleArn", "tags", "deletionPolicy", "endpointRef", "autoscaling",
+        "specification.modelRef"}
     for kind in (MODEL, ENDPOINT_CONFIG):
         limit = kind.spec_schema()["properties"]["revisionHistoryLimit"]
         assert (limit["default"], limit["minimum"]) == (2, 0)

@@ -367,6 +367,74 @@ ENDPOINT_CONFIG = Kind(
     columns=ready_columns(".status.endpointConfigName"),
 )
 
+@functools.cache
+def autoscaling_model() -> Any:
+    """botocore's Application Auto Scaling model: scaling policies are written in its terms."""
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("application-autoscaling")
+
+
+def scaling_policy_schema() -> Schema:
+    """One scaling policy: a name, and target tracking or step scaling in Application Auto Scaling's terms."""
+    model = autoscaling_model()
+    put = model.operation_model("PutScalingPolicy").input_shape
+    name = shape_schema(put.members["PolicyName"])
+    name["description"] = "Name of the scaling policy (unique per scaled resource)."
+    return {
+        "type": "object", "required": ["policyName"],
+        "description": "A scaling policy (PutScalingPolicy): target tracking (keep a metric near a target value) "
+                       "or step scaling. Exactly one of targetTracking and stepScaling.",
+        "properties": {
+            "policyName": name,
+            "targetTracking": shape_schema(model.shape_for("TargetTrackingScalingPolicyConfiguration")),
+            "stepScaling": shape_schema(model.shape_for("StepScalingPolicyConfiguration")),
+        },
+        "oneOf": [{"required": ["targetTracking"]}, {"required": ["stepScaling"]}],
+    }
+
+
+def _capacity(description: str, minimum: int) -> Schema:
+    return {"type": "integer", "format": "int32", "minimum": minimum, "description": description}
+
+
+def endpoint_autoscaling_schema() -> Schema:
+    """``spec.autoscaling`` of an endpoint: per production variant, a capacity range and policies."""
+    return {
+        "type": "array", "maxItems": 10,
+        "description": "Application Auto Scaling of production variants' instance counts. The operator registers "
+                       "each variant as a scalable target, puts the policies, removes what left the spec, keeps the "
+                       "scaled instance counts across endpoint updates and never overrides them.",
+        "items": {
+            "type": "object", "required": ["variantName", "minCapacity", "maxCapacity"],
+            "properties": {
+                "variantName": {"type": "string", "maxLength": 63, "pattern": r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
+                                "description": "The production variant to scale."},
+                "minCapacity": _capacity("Fewest instances the variant scales in to.", 0),
+                "maxCapacity": _capacity("Most instances the variant scales out to.", 1),
+                "policies": {"type": "array", "items": scaling_policy_schema(),
+                             "description": "Scaling policies of this variant."},
+            },
+        },
+        "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["variantName"],
+    }
+
+
+def component_autoscaling_schema() -> Schema:
+    """``spec.autoscaling`` of an inference component: a copy-count range and policies."""
+    return {
+        "type": "object", "required": ["minCopies", "maxCopies"],
+        "description": "Application Auto Scaling of the component's copy count (DesiredCopyCount). While set, the "
+                       "operator leaves runtimeConfig.copyCount to the autoscaler after creation.",
+        "properties": {
+            "minCopies": _capacity("Fewest copies the component scales in to.", 0),
+            "maxCopies": _capacity("Most copies the component scales out to.", 1),
+            "policies": {"type": "array", "items": scaling_policy_schema(),
+                         "description": "Scaling policies of this component."},
+        },
+    }
+
+
 ENDPOINT = Kind(
     kind="SageMakerEndpoint", plural="sagemakerendpoints", short_names=("smendpoint",),
     description="A SageMaker real-time endpoint (CreateEndpoint/UpdateEndpoint) serving an endpoint configuration. "
@@ -374,7 +442,8 @@ ENDPOINT = Kind(
     operations=("CreateEndpoint", "UpdateEndpoint"),
     excluded={"Tags": _TAGS},
     overlays=(Overlay(
-        add={"endpointConfigRef": object_ref("SageMakerEndpointConfig", "The endpoint configuration to serve.")},
+        add={"endpointConfigRef": object_ref("SageMakerEndpointConfig", "The endpoint configuration to serve."),
+             "autoscaling": endpoint_autoscaling_schema()},
         optional=("EndpointName", "EndpointConfigName"),
         descriptions={
             "endpointName": "Name of the endpoint in SageMaker (unique per account and region). Default: "
@@ -400,7 +469,52 @@ ENDPOINT = Kind(
     ),
 )
 
-KINDS: tuple[Kind, ...] = (MODEL, ENDPOINT_CONFIG, ENDPOINT)
+def _component_spec_overlay(at: str) -> Overlay:
+    return Overlay(
+        at=at,
+        add={"modelRef": object_ref("SageMakerModel", "The model this component hosts.")},
+        descriptions={"modelName": "Name of an existing model in SageMaker that this component hosts. Use modelRef "
+                                   "for a SageMakerModel of this namespace instead. Not both."},
+        constraints=not_both("modelName", "modelRef"),
+    )
+
+
+INFERENCE_COMPONENT = Kind(
+    kind="SageMakerInferenceComponent", plural="sagemakerinferencecomponents", short_names=("smic",),
+    description="A SageMaker inference component (CreateInferenceComponent): one model hosted on an endpoint with "
+                "its own CPU, memory and accelerator share and copy count, next to other components.",
+    operations=("CreateInferenceComponent", "UpdateInferenceComponent"),
+    excluded={"Tags": _TAGS},
+    overlays=(
+        Overlay(
+            add={"endpointRef": object_ref("SageMakerEndpoint", "The endpoint that hosts this component."),
+                 "autoscaling": component_autoscaling_schema()},
+            optional=("InferenceComponentName", "EndpointName"),
+            descriptions={
+                "inferenceComponentName": "Name of the component in SageMaker. Default: metadata.name.",
+                "endpointName": "Name of an existing endpoint in SageMaker, not managed by the operator. Exactly one "
+                                "of endpointRef and endpointName is required.",
+            },
+            constraints={"oneOf": [{"required": ["endpointRef"]}, {"required": ["endpointName"]}]},
+        ),
+        _component_spec_overlay("specification"),
+    ),
+    status=_common_status({
+        "inferenceComponentName": _status_field("Name of the component in SageMaker."),
+        "inferenceComponentArn": _status_field("ARN of the component."),
+        "inferenceComponentStatus": _status_field("SageMaker's status of the component."),
+        "endpointName": _status_field("Endpoint that hosts the component."),
+        "failureReason": _status_field("SageMaker's FailureReason when the component failed."),
+    }),
+    columns=(
+        PrinterColumn("Status", ".status.inferenceComponentStatus", description="SageMaker's component status."),
+        PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status', description="Ready condition."),
+        PrinterColumn("Endpoint", ".status.endpointName", description="Endpoint that hosts the component."),
+        PrinterColumn("Copies", ".status.runtimeConfig.currentCopyCount", "integer", "Copies running now."),
+    ),
+)
+
+KINDS: tuple[Kind, ...] = (MODEL, ENDPOINT_CONFIG, ENDPOINT, INFERENCE_COMPONENT)
 KINDS_BY_NAME: dict[str, Kind] = {kind.kind: kind for kind in KINDS}
 
 

@@ -25,6 +25,7 @@ from sagemaker_operator.api import kinds
 from sagemaker_operator.api.convert import SpecError
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.errors import AwsFailure
+from sagemaker_operator.reconcile import autoscaling
 from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
 from sagemaker_operator.reconcile.endpoint_config import (
     VariantTarget,
@@ -62,6 +63,12 @@ class EndpointDesired:
     variants: tuple[VariantTarget, ...] | None
     update_options: Mapping[str, Any]
     create_options: Mapping[str, Any]
+    scaling: tuple[autoscaling.ScalingTarget, ...] = ()
+
+    @property
+    def scaling_digest(self) -> str:
+        """Digest of the scaling to apply on the desired config (see :func:`autoscaling.digest`)."""
+        return autoscaling.digest(self.scaling, self.config_name)
 
 
 @dataclass(frozen=True)
@@ -250,6 +257,9 @@ def runtime_url(gateway_endpoint_url: str, endpoint_name: str) -> str:
     return f"{gateway_endpoint_url.rstrip('/')}/endpoints/{endpoint_name}/invocations"
 
 
+_NO_SCALING = "none"
+
+
 class WaitingForConfig(Exception):
     """The referenced SageMakerEndpointConfig is not Ready yet."""
 
@@ -299,13 +309,24 @@ def resolve_endpoint(ctx: ReconcileContext, obj: KubeObject) -> EndpointDesired:
             raise WaitingForConfig(f"SageMakerEndpointConfig {ref_name!r}: {problem}") from None
     else:
         config_name = str(literal)
+    scaling = autoscaling.endpoint_targets(name, spec.get("autoscaling") or [],
+                                           [v.variant_name for v in variants] if variants is not None else None)
+    scaled = {t.label for t in scaling}
+    if variants is not None:
+        # The autoscaler owns these instance counts: the operator never sets them.
+        variants = tuple(replace(v, instance_count=None) if v.variant_name in scaled else v for v in variants)
     # The names are resolved above; the rest of UpdateEndpoint's members are the update options.
     update_options = {k: v for k, v in kinds.ENDPOINT.request(spec, "UpdateEndpoint").items()
                       if k not in ("EndpointName", "EndpointConfigName")}
+    if scaled and "RetainAllVariantProperties" not in update_options:
+        # Keep the scaled-out instance counts across a config change; weights and data capture come from the config.
+        update_options["RetainAllVariantProperties"] = True
+        update_options["ExcludeRetainedVariantProperties"] = [
+            {"VariantPropertyType": "DesiredWeight"}, {"VariantPropertyType": "DataCaptureConfig"}]
     create_options = {"DeploymentConfig": update_options["DeploymentConfig"]} \
         if "DeploymentConfig" in update_options else {}
     return EndpointDesired(endpoint_name=name, config_name=config_name, variants=variants,
-                           update_options=update_options, create_options=create_options)
+                           update_options=update_options, create_options=create_options, scaling=tuple(scaling))
 
 
 def memory_of(obj: KubeObject) -> EndpointMemory:
@@ -348,6 +369,9 @@ def converged(obj: KubeObject, desired: EndpointDesired, memory: EndpointMemory)
     if not (is_ready(obj) and status.get("endpointName") == desired.endpoint_name
             and status.get("currentEndpointConfigName") == desired.config_name and not memory.retry_requested):
         return False
+    if (status.get("autoscaling") or {}).get("digest", _NO_SCALING) != (desired.scaling_digest if desired.scaling
+                                                                       else _NO_SCALING):
+        return False
     return desired.variants is None or not _weights_drift(desired.variants, _status_variants_as_aws(status))
 
 
@@ -385,8 +409,22 @@ async def reconcile_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
             await ctx.gateway.set_tags(target, str(observed["EndpointArn"]), tags, ctx.tags(obj))
             compare_tags = False
         plan = plan_endpoint(desired, observed, memory)
+        recorded = list((obj.status.get("autoscaling") or {}).get("targets") or [])
+        scaling_status: dict[str, Any] | None = obj.status.get("autoscaling")
+        if plan.action is not None and plan.action.kind is ActionKind.UPDATE and recorded:
+            # SageMaker refuses some updates of scaled variants; the targets are registered again afterwards.
+            await autoscaling.remove(ctx, target, recorded)
+            scaling_status = None
         if plan.action is not None:
             await _execute(ctx, target, obj, plan.action)
+        elif plan.state is State.READY:
+            wanted = desired.scaling_digest if desired.scaling else _NO_SCALING
+            if (scaling_status or {}).get("digest", _NO_SCALING) != wanted:
+                applied = await autoscaling.apply(ctx, target, desired.scaling, recorded)
+                scaling_status = {"digest": wanted, "targets": applied} if desired.scaling else None
+                if desired.scaling:
+                    events.append(EventRecord("AutoscalingApplied", "Registered scalable targets for variants "
+                                              + ", ".join(t.label for t in desired.scaling)))
         if compare_tags and observed is not None and plan.action is None and observed.get("EndpointStatus") != "Failed":
             arn = str(observed["EndpointArn"])
             if await ctx.gateway.set_tags(target, arn, await ctx.gateway.list_tags(target, arn), ctx.tags(obj)) \
@@ -396,7 +434,9 @@ async def reconcile_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
         url = runtime_url(ctx.gateway.service_url(target, "sagemaker-runtime"), name)
     except AwsFailure as failure:
         return failure_outcome(failure, f"reconciling endpoint {name}")
-    return _outcome(ctx, obj, desired, observed, plan, events, url, memory, target)
+    outcome = _outcome(ctx, obj, desired, observed, plan, events, url, memory, target)
+    outcome.fields["autoscaling"] = scaling_status
+    return outcome
 
 
 def _outcome(ctx: ReconcileContext, obj: KubeObject, desired: EndpointDesired, observed: Mapping[str, Any] | None,
@@ -458,6 +498,11 @@ async def finalize_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
     if obj.spec.get("deletionPolicy") == "Retain":
         return Outcome.progressing("Retained", "deletionPolicy is Retain: the AWS endpoint is kept", finalized=True)
     name = str(obj.status.get("endpointName") or endpoint_name_of(obj))
+    components = ctx.store.components_on_endpoint(obj.namespace, obj.name)
+    if components:
+        names = ", ".join(sorted(c.name for c in components))
+        return Outcome.progressing("WaitingForDependents", f"waiting for SageMakerInferenceComponent {names} on this "
+                                                           "endpoint to be deleted before deleting it")
     try:
         target = ctx.target(obj)
     except SpecProblem:
@@ -473,6 +518,7 @@ async def finalize_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
             return Outcome.progressing("NotOwned", f"endpoint {name} is not ours: left untouched", finalized=True)
         state = str(observed.get("EndpointStatus"))
         if state != "Deleting":
+            await autoscaling.remove(ctx, target, (obj.status.get("autoscaling") or {}).get("targets") or [])
             await ctx.gateway.delete(target, "delete_endpoint", EndpointName=name)
     except AwsFailure as failure:
         if failure.kind.retryable or failure.kind.name == "INVALID":

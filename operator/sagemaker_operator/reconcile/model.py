@@ -92,12 +92,12 @@ async def finalize_model(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
     """Delete every AWS revision once no SageMakerEndpointConfig references the model any more."""
     if obj.spec.get("deletionPolicy") == "Retain":
         return Outcome.progressing("Retained", "deletionPolicy is Retain: AWS models are kept", finalized=True)
-    users = ctx.store.configs_referencing_model(obj.namespace, obj.name)
+    users = [*ctx.store.configs_referencing_model(obj.namespace, obj.name),
+             *ctx.store.components_using_model(obj.namespace, obj.name)]
     if users:
-        names = ", ".join(sorted(u.name for u in users))
+        names = ", ".join(sorted(f"{u.kind} {u.name}" for u in users))
         return Outcome.progressing(
-            "WaitingForDependents",
-            f"waiting for SageMakerEndpointConfig {names} to stop referencing this model before deleting it")
+            "WaitingForDependents", f"waiting for {names} to stop referencing this model before deleting it")
     revisions = [str(h["name"]) for h in obj.status.get("revisions") or []]
     if not revisions:
         return Outcome.progressing("Deleted", "no AWS model to delete", finalized=True)

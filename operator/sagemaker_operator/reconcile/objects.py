@@ -12,7 +12,9 @@ VERSION = "v1alpha1"
 MODEL = "SageMakerModel"
 ENDPOINT_CONFIG = "SageMakerEndpointConfig"
 ENDPOINT = "SageMakerEndpoint"
-PLURALS = {MODEL: "sagemakermodels", ENDPOINT_CONFIG: "sagemakerendpointconfigs", ENDPOINT: "sagemakerendpoints"}
+INFERENCE_COMPONENT = "SageMakerInferenceComponent"
+PLURALS = {MODEL: "sagemakermodels", ENDPOINT_CONFIG: "sagemakerendpointconfigs", ENDPOINT: "sagemakerendpoints",
+           INFERENCE_COMPONENT: "sagemakerinferencecomponents"}
 FINALIZER = f"{GROUP}/finalizer"
 RETRY_ANNOTATION = f"{GROUP}/retry"
 
@@ -81,6 +83,13 @@ def model_refs(config_spec: Mapping[str, Any]) -> Iterator[str]:
                 yield str(ref["name"])
 
 
+def component_refs(component_spec: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(SageMakerEndpoint name, SageMakerModel name) an inference component spec references, if any."""
+    endpoint = (component_spec.get("endpointRef") or {}).get("name")
+    model = ((component_spec.get("specification") or {}).get("modelRef") or {}).get("name")
+    return (str(endpoint) if endpoint else None, str(model) if model else None)
+
+
 def config_ref(endpoint_spec: Mapping[str, Any]) -> str | None:
     """Name of the SageMakerEndpointConfig an endpoint spec references, if it uses a reference."""
     ref = endpoint_spec.get("endpointConfigRef") or {}
@@ -124,6 +133,14 @@ class ObjectStore:
         """SageMakerEndpoints in ``namespace`` that reference SageMakerEndpointConfig ``config``."""
         return [e for e in self.of_kind(ENDPOINT, namespace) if config_ref(e.spec) == config]
 
+    def components_on_endpoint(self, namespace: str, endpoint: str) -> list[KubeObject]:
+        """SageMakerInferenceComponents in ``namespace`` that reference SageMakerEndpoint ``endpoint``."""
+        return [c for c in self.of_kind(INFERENCE_COMPONENT, namespace) if component_refs(c.spec)[0] == endpoint]
+
+    def components_using_model(self, namespace: str, model: str) -> list[KubeObject]:
+        """SageMakerInferenceComponents in ``namespace`` that reference SageMakerModel ``model``."""
+        return [c for c in self.of_kind(INFERENCE_COMPONENT, namespace) if component_refs(c.spec)[1] == model]
+
     def endpoints_claiming(self, region: str, endpoint_name: str, default_region: str) -> list[KubeObject]:
         """SageMakerEndpoints (any namespace) whose AWS endpoint is ``endpoint_name`` in ``region``."""
         return [e for e in self.of_kind(ENDPOINT)
@@ -137,6 +154,8 @@ class ObjectStore:
             for revision in config.status.get("revisions") or ():
                 names.update(revision.get("modelNames") or ())
             names.update(_literal_model_names(config.spec))
+        for component in self.of_kind(INFERENCE_COMPONENT):
+            names.update(component.status.get("modelNames") or ())
         return names
 
     def aws_configs_in_use(self) -> set[str]:

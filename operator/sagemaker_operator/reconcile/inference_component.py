@@ -1,0 +1,392 @@
+"""SageMakerInferenceComponent: a model hosted on an endpoint with its own resources and copy count.
+
+Decision table (:func:`plan_component`, pure), for a component whose endpoint is InService:
+
+- missing: create it (recreated, with a DriftCorrected event, if it existed before);
+- Creating, Updating, Deleting: wait;
+- Failed: Degraded; a changed specification (or the retry annotation) deletes it to create it again;
+- InService with another specification than the spec: UpdateInferenceComponent (rolling update, auto-rollback as
+  ``deploymentConfig`` says), unless the last update to exactly this specification failed;
+- InService with another copy count (and no autoscaling): UpdateInferenceComponentRuntimeConfig only;
+- otherwise Ready.
+
+The specification applied is recorded as a digest in status: SageMaker describes a component's specification in
+another shape than it takes it, so comparing the two field by field would be fragile.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagemaker_operator.api import kinds
+from sagemaker_operator.api.convert import SpecError
+from sagemaker_operator.aws.errors import AwsFailure, FailureKind
+from sagemaker_operator.reconcile import autoscaling
+from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
+from sagemaker_operator.reconcile.failures import failure_outcome
+from sagemaker_operator.reconcile.model import is_ready
+from sagemaker_operator.reconcile.naming import content_hash, valid_aws_name
+from sagemaker_operator.reconcile.objects import ENDPOINT, MODEL, RETRY_ANNOTATION, KubeObject, ObjectRef
+from sagemaker_operator.reconcile.ownership import ADOPT_ANNOTATION, as_aws_tags
+from sagemaker_operator.status import EventRecord, Outcome, State
+
+BUSY_STATES = frozenset({"Creating", "Updating", "Deleting"})
+_NO_SCALING = "none"
+
+
+class ComponentAction(enum.Enum):
+    """What the component plan asks AWS to do."""
+
+    CREATE = "CreateInferenceComponent"
+    UPDATE = "UpdateInferenceComponent"
+    UPDATE_RUNTIME = "UpdateInferenceComponentRuntimeConfig"
+    DELETE = "DeleteInferenceComponent"
+
+
+class WaitingForDependency(Exception):
+    """The endpoint or the model is not ready yet."""
+
+
+@dataclass(frozen=True)
+class ComponentDesired:
+    """The component the spec asks for, references resolved."""
+
+    name: str
+    endpoint_name: str
+    create_request: Mapping[str, Any]  # without Tags
+    update_request: Mapping[str, Any]  # Specification(s) and DeploymentConfig
+    digest: str  # of the specification
+    copy_count: int | None  # None: left to the autoscaler (or not given)
+    model_names: tuple[str, ...]
+    scaling: tuple[autoscaling.ScalingTarget, ...] = ()
+
+
+@dataclass(frozen=True)
+class ComponentMemory:
+    """What earlier reconciles left in status."""
+
+    known_arn: str | None = None
+    applied_digest: str | None = None
+    failed_digest: str | None = None
+    deployment: Mapping[str, Any] | None = None
+    retry_requested: bool = False
+    recreating: bool = False
+
+
+@dataclass(frozen=True)
+class ComponentPlan:
+    """The decision for one component."""
+
+    state: State
+    reason: str
+    message: str
+    action: ComponentAction | None = None
+    poll: bool = False
+    applied_digest: str | None = None
+    failed_digest: str | None = None
+    deployment: Mapping[str, Any] | None = None
+    events: tuple[EventRecord, ...] = field(default=())
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def plan_component(desired: ComponentDesired, observed: Mapping[str, Any] | None, memory: ComponentMemory,
+                   now: str | None = None) -> ComponentPlan:
+    """Decide the next step for one inference component. Pure: no I/O."""
+    timestamp = now or _now()
+    name = desired.name
+    started = {"specificationDigest": desired.digest, "startedAt": timestamp, "outcome": "InProgress"}
+    if observed is None:
+        drift = bool(memory.known_arn and not memory.recreating)
+        return ComponentPlan(
+            State.PROGRESSING, "Recreating" if drift else "Creating",
+            f"inference component {name} was deleted outside the operator; creating it again" if drift
+            else f"creating inference component {name} on endpoint {desired.endpoint_name}",
+            action=ComponentAction.CREATE, poll=True, deployment=started,
+            events=(EventRecord("DriftCorrected", f"Inference component {name} was deleted outside the operator: "
+                                                  "recreating", warning=True),) if drift else ())
+    status = str(observed.get("InferenceComponentStatus", ""))
+    reason = str(observed.get("FailureReason") or "")
+    deployment = dict(memory.deployment) if memory.deployment else None
+    in_flight = bool(deployment and deployment.get("outcome") == "InProgress")
+
+    def finished(outcome: str) -> dict[str, Any] | None:
+        return {**deployment, "outcome": outcome, "finishedAt": timestamp} if deployment and in_flight \
+            else deployment
+
+    if status in BUSY_STATES:
+        return ComponentPlan(State.PROGRESSING, status, f"inference component {name} is {status}", poll=True,
+                             applied_digest=memory.applied_digest, failed_digest=memory.failed_digest,
+                             deployment=deployment)
+    if status == "Failed":
+        failed = str(deployment.get("specificationDigest")) if deployment else memory.applied_digest
+        if memory.retry_requested or (failed and failed != desired.digest):
+            return ComponentPlan(State.PROGRESSING, "Recreating",
+                                 f"deleting failed inference component {name} to create it again",
+                                 action=ComponentAction.DELETE, poll=True, deployment=finished("Failed"))
+        return ComponentPlan(State.DEGRADED, "CreateFailed",
+                             f"inference component {name} failed: {reason or 'no reason given'}; change the spec or "
+                             f"set the annotation {RETRY_ANNOTATION} to try again",
+                             failed_digest=failed, deployment=finished("Failed"),
+                             events=(EventRecord("CreateFailed", f"Inference component {name} failed: {reason}",
+                                                 warning=True),) if in_flight else ())
+    if in_flight and deployment and deployment.get("specificationDigest") == desired.digest and deployment.get(
+            "kind") == "Update" and reason:
+        return ComponentPlan(State.DEGRADED, "UpdateFailed",
+                             f"update of inference component {name} failed: {reason}; it keeps its previous "
+                             f"specification. Change the spec or set the annotation {RETRY_ANNOTATION}",
+                             applied_digest=memory.applied_digest, failed_digest=desired.digest,
+                             deployment=finished("Failed"),
+                             events=(EventRecord("UpdateFailed", f"Update of {name} failed: {reason}", warning=True),))
+    applied = desired.digest if in_flight and deployment and deployment.get("specificationDigest") == desired.digest \
+        else memory.applied_digest
+    done = finished("Succeeded")
+    events: tuple[EventRecord, ...] = ()
+    if in_flight and deployment and deployment.get("kind") == "Update":
+        events = (EventRecord("UpdateSucceeded", f"Inference component {name} runs its new specification"),)
+    if applied != desired.digest:
+        if memory.failed_digest == desired.digest and not memory.retry_requested:
+            return ComponentPlan(State.DEGRADED, "UpdateFailed",
+                                 f"the last update of inference component {name} to this specification failed; "
+                                 f"change the spec or set the annotation {RETRY_ANNOTATION} to try again",
+                                 applied_digest=applied, failed_digest=memory.failed_digest, deployment=done)
+        return ComponentPlan(State.PROGRESSING, "Updating", f"updating the specification of inference component {name}",
+                             action=ComponentAction.UPDATE, poll=True, applied_digest=applied,
+                             deployment={**started, "kind": "Update"},
+                             events=(EventRecord("UpdateStarted", f"Updating inference component {name}"),))
+    copies = (observed.get("RuntimeConfig") or {}).get("DesiredCopyCount")
+    if desired.copy_count is not None and copies is not None and int(copies) != desired.copy_count:
+        return ComponentPlan(State.PROGRESSING, "UpdatingCopies",
+                             f"setting the copy count of inference component {name} to {desired.copy_count}",
+                             action=ComponentAction.UPDATE_RUNTIME, poll=True, applied_digest=applied,
+                             deployment=done, events=events)
+    return ComponentPlan(State.READY, "InService", f"inference component {name} is InService", applied_digest=applied,
+                         deployment=done, events=events)
+
+
+def _resolve_endpoint_name(ctx: ReconcileContext, obj: KubeObject) -> str:
+    spec = obj.spec
+    ref = (spec.get("endpointRef") or {}).get("name")
+    literal = spec.get("endpointName")
+    if bool(ref) == bool(literal):
+        raise SpecProblem("spec: set exactly one of endpointRef and endpointName")
+    if literal:
+        return str(literal)
+    endpoint = ctx.store.get(ObjectRef(ENDPOINT, obj.namespace, str(ref)))
+    if endpoint is None:
+        raise SpecProblem(f"spec.endpointRef.name: SageMakerEndpoint {ref!r} does not exist in namespace "
+                          f"{obj.namespace!r}")
+    if endpoint.deleting:
+        raise SpecProblem(f"spec.endpointRef.name: SageMakerEndpoint {ref!r} is being deleted")
+    if not endpoint.status.get("endpointName") or endpoint.status.get("endpointStatus") not in (
+            "InService", "Updating"):
+        raise WaitingForDependency(f"waiting for SageMakerEndpoint {ref!r} to be InService")
+    return str(endpoint.status["endpointName"])
+
+
+def _resolve_model(ctx: ReconcileContext, obj: KubeObject, specification: dict[str, Any], path: str) -> str | None:
+    ref = (specification.pop("modelRef", None) or {}).get("name")
+    if not ref:
+        return str(specification["modelName"]) if specification.get("modelName") else None
+    if specification.get("modelName"):
+        raise SpecProblem(f"{path}: set modelRef or modelName, not both")
+    model = ctx.store.get(ObjectRef(MODEL, obj.namespace, str(ref)))
+    if model is None:
+        raise SpecProblem(f"{path}.modelRef.name: SageMakerModel {ref!r} does not exist in namespace "
+                          f"{obj.namespace!r}")
+    if model.deleting:
+        raise SpecProblem(f"{path}.modelRef.name: SageMakerModel {ref!r} is being deleted")
+    if not is_ready(model) or not model.status.get("modelName"):
+        raise WaitingForDependency(f"waiting for SageMakerModel {ref!r} to be Ready")
+    resolved = str(model.status["modelName"])
+    specification["modelName"] = resolved
+    return resolved
+
+
+def component_name_of(obj: KubeObject) -> str:
+    """The AWS name of an inference component: spec.inferenceComponentName, else metadata.name."""
+    return str(obj.spec.get("inferenceComponentName") or obj.name)
+
+
+def resolve_component(ctx: ReconcileContext, obj: KubeObject) -> ComponentDesired:
+    """The component's desired state with references resolved; raises SpecProblem or WaitingForDependency."""
+    name = component_name_of(obj)
+    if not valid_aws_name(name):
+        raise SpecProblem(f"spec.inferenceComponentName: {name!r} is not a valid SageMaker name: up to 63 letters, "
+                          "digits and hyphens")
+    recorded = obj.status.get("inferenceComponentName")
+    if recorded and recorded != name:
+        raise SpecProblem(f"spec.inferenceComponentName is immutable: this object manages {recorded!r}")
+    spec = copy.deepcopy(dict(obj.spec))
+    models = []
+    if isinstance(spec.get("specification"), dict):
+        models.append(_resolve_model(ctx, obj, spec["specification"], "spec.specification"))
+    endpoint_name = _resolve_endpoint_name(ctx, obj)
+    spec["endpointName"] = endpoint_name
+    create = kinds.INFERENCE_COMPONENT.request(spec, "CreateInferenceComponent",
+                                               fill={"InferenceComponentName": name, "EndpointName": endpoint_name})
+    update = {k: v for k, v in kinds.INFERENCE_COMPONENT.request(spec, "UpdateInferenceComponent").items()
+              if k in ("Specification", "Specifications", "DeploymentConfig")}
+    identity = {k: create.get(k) for k in ("Specification", "Specifications", "VariantName", "EndpointName")}
+    scaling = autoscaling.component_targets(name, spec.get("autoscaling"))
+    copies = (spec.get("runtimeConfig") or {}).get("copyCount")
+    return ComponentDesired(
+        name=name, endpoint_name=endpoint_name, create_request=create, update_request=update,
+        digest=content_hash(identity), copy_count=None if scaling or copies is None else int(copies),
+        model_names=tuple(m for m in models if m), scaling=tuple(scaling))
+
+
+def memory_of(obj: KubeObject) -> ComponentMemory:
+    """What the last reconciles left in status."""
+    status = obj.status
+    retry = obj.annotations.get(RETRY_ANNOTATION)
+    return ComponentMemory(
+        known_arn=status.get("inferenceComponentArn") or None,
+        applied_digest=status.get("specificationDigest") or None,
+        failed_digest=status.get("failedSpecificationDigest") or None,
+        deployment=status.get("lastDeployment") or None,
+        retry_requested=bool(retry) and retry != status.get("observedRetry"),
+        recreating=bool(status.get("recreating")),
+    )
+
+
+def _converged(obj: KubeObject, desired: ComponentDesired, memory: ComponentMemory) -> bool:
+    status = obj.status
+    scaling = autoscaling.digest(desired.scaling, desired.digest) if desired.scaling else _NO_SCALING
+    copies = (status.get("runtimeConfig") or {}).get("desiredCopyCount")
+    return (is_ready(obj) and memory.applied_digest == desired.digest and not memory.retry_requested
+            and (status.get("autoscaling") or {}).get("digest", _NO_SCALING) == scaling
+            and (desired.copy_count is None or copies == desired.copy_count))
+
+
+async def reconcile_inference_component(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
+    """One step towards the desired component: observe (one Describe), plan, act, report."""
+    try:
+        target = ctx.target(obj)
+        desired = resolve_component(ctx, obj)
+    except (SpecProblem, SpecError) as problem:
+        return Outcome.degraded("InvalidSpec", str(problem))
+    except WaitingForDependency as waiting:
+        return Outcome.progressing("Waiting", str(waiting))
+    memory = memory_of(obj)
+    if obj.status.get("observedGeneration") == obj.generation and _converged(obj, desired, memory) \
+            and not ctx.drift_check_due(obj.ref):
+        return Outcome.ready("InService", f"inference component {desired.name} is InService",
+                             requeue_after=ctx.seconds_until_drift_check(obj.ref))
+    name = desired.name
+    events: list[EventRecord] = []
+    scaling_status: dict[str, Any] | None = obj.status.get("autoscaling")
+    try:
+        observed = await ctx.gateway.describe(target, "describe_inference_component", InferenceComponentName=name)
+        ctx.checked(obj.ref)
+        if observed is not None and observed.get("InferenceComponentArn") != memory.known_arn:
+            arn = str(observed["InferenceComponentArn"])
+            tags = await ctx.gateway.list_tags(target, arn)
+            owner = ctx.owner(obj)
+            if not owner.owns(tags):
+                if obj.annotations.get(ADOPT_ANNOTATION) != "true":
+                    return Outcome.degraded(
+                        "NotOwned", f"inference component {name} already exists and {owner.describe_foreign(tags)};"
+                                    f" set the annotation {ADOPT_ANNOTATION}: \"true\" to take it over")
+                events.append(EventRecord("Adopted", f"Took over existing inference component {name}",
+                                          warning=True))
+            await ctx.gateway.set_tags(target, arn, tags, ctx.tags(obj))
+        plan = plan_component(desired, observed, memory)
+        recorded = list((scaling_status or {}).get("targets") or [])
+        if plan.action is ComponentAction.CREATE:
+            await ctx.gateway.call(target, "create_inference_component", **desired.create_request,
+                                   Tags=as_aws_tags(ctx.tags(obj)))
+        elif plan.action is ComponentAction.UPDATE:
+            await ctx.gateway.call(target, "update_inference_component", InferenceComponentName=name,
+                                   **desired.update_request)
+        elif plan.action is ComponentAction.UPDATE_RUNTIME:
+            await ctx.gateway.call(target, "update_inference_component_runtime_config", InferenceComponentName=name,
+                                   DesiredRuntimeConfig={"CopyCount": desired.copy_count})
+        elif plan.action is ComponentAction.DELETE:
+            await autoscaling.remove(ctx, target, recorded)
+            scaling_status = None
+            await ctx.gateway.delete(target, "delete_inference_component", InferenceComponentName=name)
+        elif plan.state is State.READY:
+            wanted = autoscaling.digest(desired.scaling, desired.digest) if desired.scaling else _NO_SCALING
+            if (scaling_status or {}).get("digest", _NO_SCALING) != wanted:
+                applied = await autoscaling.apply(ctx, target, desired.scaling, recorded)
+                scaling_status = {"digest": wanted, "targets": applied} if desired.scaling else None
+    except AwsFailure as failure:
+        return failure_outcome(failure, f"reconciling inference component {name}")
+    return _outcome(ctx, obj, desired, observed, plan, memory, scaling_status, events)
+
+
+def _outcome(ctx: ReconcileContext, obj: KubeObject, desired: ComponentDesired, observed: Mapping[str, Any] | None,
+             plan: ComponentPlan, memory: ComponentMemory, scaling_status: dict[str, Any] | None,
+             events: list[EventRecord]) -> Outcome:
+    runtime = (observed or {}).get("RuntimeConfig") or {}
+    fields: dict[str, Any] = {
+        "inferenceComponentName": desired.name,
+        "endpointName": desired.endpoint_name,
+        "inferenceComponentArn": (observed or {}).get("InferenceComponentArn") or memory.known_arn,
+        "inferenceComponentStatus": {ComponentAction.CREATE: "Creating", ComponentAction.UPDATE: "Updating",
+                                     ComponentAction.UPDATE_RUNTIME: "Updating", ComponentAction.DELETE: "Deleting"
+                                     }[plan.action] if plan.action else (observed or {}).get(
+                                         "InferenceComponentStatus"),
+        "failureReason": (observed or {}).get("FailureReason") or None,
+        "specificationDigest": plan.applied_digest,
+        "failedSpecificationDigest": plan.failed_digest,
+        "lastDeployment": dict(plan.deployment) if plan.deployment else None,
+        "modelNames": list(desired.model_names),
+        "runtimeConfig": {"desiredCopyCount": runtime.get("DesiredCopyCount"),
+                          "currentCopyCount": runtime.get("CurrentCopyCount")} if runtime else None,
+        "autoscaling": scaling_status,
+        "recreating": True if plan.action is ComponentAction.DELETE else (
+            None if plan.action is ComponentAction.CREATE else obj.status.get("recreating")),
+    }
+    if memory.retry_requested and not (plan.poll and plan.action is None):
+        fields["observedRetry"] = obj.annotations.get(RETRY_ANNOTATION)
+        if plan.action is not None:
+            fields["failedSpecificationDigest"] = None
+    if plan.poll:
+        requeue: float | None = ctx.next_poll(obj.ref)
+    else:
+        ctx.stop_polling(obj.ref)
+        requeue = ctx.seconds_until_drift_check(obj.ref) if plan.state is State.READY else None
+    return Outcome(plan.state, plan.reason, plan.message, fields=fields, events=[*plan.events, *events],
+                   requeue_after=requeue)
+
+
+async def finalize_inference_component(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
+    """Deregister its autoscaling, delete the component (if it is ours) and wait until it is gone."""
+    if obj.spec.get("deletionPolicy") == "Retain":
+        return Outcome.progressing("Retained", "deletionPolicy is Retain: the inference component is kept",
+                                   finalized=True)
+    name = str(obj.status.get("inferenceComponentName") or component_name_of(obj))
+    try:
+        target = ctx.target(obj)
+    except SpecProblem:
+        return Outcome.progressing("Deleted", "no region: nothing was created", finalized=True)
+    try:
+        observed = await ctx.gateway.describe(target, "describe_inference_component", InferenceComponentName=name)
+        if observed is None:
+            ctx.forget(obj.ref)
+            return Outcome.progressing("Deleted", f"inference component {name} is deleted", finalized=True,
+                                       events=[EventRecord("Deleted", f"Deleted inference component {name}")])
+        arn = str(observed.get("InferenceComponentArn"))
+        if arn != obj.status.get("inferenceComponentArn") and not ctx.owner(obj).owns(
+                await ctx.gateway.list_tags(target, arn)):
+            return Outcome.progressing("NotOwned", f"inference component {name} is not ours: left untouched",
+                                       finalized=True)
+        if observed.get("InferenceComponentStatus") != "Deleting":
+            await autoscaling.remove(ctx, target, (obj.status.get("autoscaling") or {}).get("targets") or [])
+            await ctx.gateway.delete(target, "delete_inference_component", InferenceComponentName=name)
+    except AwsFailure as failure:
+        if failure.kind.retryable or failure.kind is FailureKind.INVALID:
+            return Outcome.progressing("Deleting", f"deleting inference component {name}: {failure}",
+                                       requeue_after=ctx.next_poll(obj.ref))
+        return failure_outcome(failure, f"deleting inference component {name}")
+    return Outcome.progressing("Deleting", f"waiting for inference component {name} to be deleted",
+                               fields={"inferenceComponentStatus": "Deleting"}, requeue_after=ctx.next_poll(obj.ref))
