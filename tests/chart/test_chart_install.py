@@ -1,0 +1,362 @@
+"""The chart installed with helm into the test API server, and the operator run with the identity of the chart's
+ServiceAccount (a TokenRequest token, as its pod would have) and the arguments of the chart's Deployment.
+
+No pod runs on the local API server (it has no controller manager), so the operator runs as a local process; RBAC
+is checked by the real API server exactly as for the pod. Both RBAC modes are covered: watched namespaces (Roles)
+and cluster-wide (ClusterRole). The namespaced run is the representative AWS scenario for the IAM policy check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import kubernetes
+import pytest
+import yaml
+from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
+
+from sagemaker_emulator.server import EmulatorThread
+from sagemaker_operator.localcluster import free_port
+from tests.chart.test_chart_render import EXPECTED_RULES, rule_set
+from tests.chart.tools import CHART, by_kind, helm, set_args
+from tests.conftest import KubeTarget
+from tests.helpers import client_from_kubeconfig, operator_process, service_account_kubeconfig, wait_for
+from tests.operator_harness import (
+    FAST_POLLING,
+    GROUP,
+    REGION,
+    VERSION,
+    Objects,
+    aws_env,
+    config_spec,
+    counters,
+    model_spec,
+    sagemaker,
+)
+
+pytestmark = pytest.mark.cluster
+
+MODEL, CONFIG, ENDPOINT = "SageMakerModel", "SageMakerEndpointConfig", "SageMakerEndpoint"
+IAM_POLICY = CHART / "iam-policy.json"
+# Rules every authenticated identity has (system:basic-user); the chart adds nothing else.
+DEFAULT_RULES = {("authorization.k8s.io", "selfsubjectaccessreviews", "create"),
+                 ("authorization.k8s.io", "selfsubjectrulesreviews", "create")}
+
+
+@dataclass
+class Release:
+    """One helm release of the chart, and the identity of its ServiceAccount."""
+
+    name: str
+    namespace: str
+    watched: list[str]
+    documents: list[dict[str, Any]]
+    kubeconfig: Path
+    notes: str
+
+    @property
+    def operator_args(self) -> list[str]:
+        (deployment,) = by_kind(self.documents, "Deployment")
+        (operator,) = deployment["spec"]["template"]["spec"]["containers"]
+        return list(operator["args"])
+
+
+def _create_namespace(admin: ApiClient, prefix: str) -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    kubernetes.client.CoreV1Api(admin).create_namespace(kubernetes.client.V1Namespace(
+        metadata=kubernetes.client.V1ObjectMeta(name=name, labels={"sagemaker.operator.dev/test": "true"})))
+    return name
+
+
+@contextlib.contextmanager
+def installed(kube: KubeTarget, admin: ApiClient, workdir: Path, watched: list[str]) -> Iterator[Release]:
+    """``helm install`` the chart into a fresh namespace; ``helm uninstall`` afterwards (CRDs stay, by design)."""
+    namespace = _create_namespace(admin, "smo")
+    name = f"smo-{uuid.uuid4().hex[:6]}"
+    values = {"watchNamespaces": watched, "region": REGION, "clusterId": "chart-test"}
+    result = helm("install", name, str(CHART), "--namespace", namespace, *set_args(values),
+                  kubeconfig=kube.kubeconfig, timeout=180)
+    try:
+        manifest = helm("get", "manifest", name, "--namespace", namespace, kubeconfig=kube.kubeconfig).stdout
+        documents = [d for d in yaml.safe_load_all(manifest) if d]
+        (account,) = by_kind(documents, "ServiceAccount")
+        kubeconfig = service_account_kubeconfig(admin, namespace, account["metadata"]["name"],
+                                                workdir / f"{name}.kubeconfig")
+        yield Release(name, namespace, watched, documents, kubeconfig, result.stdout)
+    finally:
+        helm("uninstall", name, "--namespace", namespace, kubeconfig=kube.kubeconfig, timeout=120)
+        kubernetes.client.CoreV1Api(admin).delete_namespace(namespace)
+
+
+@contextlib.contextmanager
+def operator_as(release: Release, emulator: EmulatorThread, log_path: Path) -> Iterator[None]:
+    """``sagemaker-operator run`` with the chart's args and its ServiceAccount's identity, until the block ends."""
+    liveness = free_port()
+    # Later flags win: local ports instead of the pod's, and fast polling for the emulator's short durations.
+    args = ["sagemaker_operator", "run", *release.operator_args, f"--liveness-port={liveness}",
+            f"--metrics-port={free_port()}", *FAST_POLLING]
+    with operator_process(args, kubeconfig=release.kubeconfig, log_path=log_path,
+                          extra_env=aws_env(emulator.url)) as process:
+        def alive() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{liveness}/healthz", timeout=1) as response:
+                    return bool(response.status == 200)
+            except OSError:
+                assert process.poll() is None, f"the operator exited with {process.returncode}"
+                return False
+
+        wait_for(alive, timeout=60, what="the operator's liveness endpoint")
+        yield
+        assert process.poll() is None, f"the operator exited with {process.returncode}"
+    log = log_path.read_text(errors="replace")
+    for sign in ("Forbidden", "forbidden", " 403"):
+        assert sign not in log, f"the operator was refused something ({sign!r}): see {log_path}"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorThread]:
+    with EmulatorThread(region=REGION, create_seconds=0.5, update_seconds=0.5, delete_seconds=0.2) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chart-install")
+
+
+@pytest.fixture(scope="module")
+def watched(admin_client: ApiClient) -> Iterator[str]:
+    name = _create_namespace(admin_client, "watched")
+    yield name
+    kubernetes.client.CoreV1Api(admin_client).delete_namespace(name)
+
+
+@pytest.fixture(scope="module")
+def namespaced_release(kube: KubeTarget, admin_client: ApiClient, workdir: Path, watched: str
+                       ) -> Iterator[Release]:
+    with installed(kube, admin_client, workdir, [watched]) as release:
+        yield release
+
+
+@pytest.fixture(scope="module")
+def cluster_release(kube: KubeTarget, admin_client: ApiClient, workdir: Path) -> Iterator[Release]:
+    with installed(kube, admin_client, workdir, []) as release:
+        yield release
+
+
+def _wait_tags(emulator: EmulatorThread, arn: str, wanted: dict[str, str]) -> None:
+    def match() -> bool:
+        tags = {t["Key"]: t["Value"] for t in sagemaker(emulator.url).list_tags(ResourceArn=arn)["Tags"]}
+        return all(tags.get(k) == v for k, v in wanted.items()) and "stage" not in tags
+
+    wait_for(match, timeout=30, what=f"tags {wanted} on {arn}")
+
+
+@pytest.fixture(scope="module")
+def namespaced_scenario(namespaced_release: Release, admin_client: ApiClient, emulator: EmulatorThread,
+                        watched: str, workdir: Path) -> dict[str, int]:
+    """The representative scenario under the namespaced release: create, scale in place, roll out a new model and
+    revert to the retained revision, retag, a cross-account model (assumeRoleArn), delete everything.
+    Returns the AWS calls the emulator counted."""
+    emulator.admin.reset()
+    objects = Objects(admin_client, watched)
+    tags = {"team": "ml", "stage": "test"}
+    with operator_as(namespaced_release, emulator, workdir / "namespaced-operator.log"):
+        objects.create(MODEL, "iam", model_spec(tags=tags, revisionHistoryLimit=1))
+        objects.create(CONFIG, "iam", config_spec(("primary", "iam", 1.0, 1), tags=tags, revisionHistoryLimit=1))
+        objects.create(ENDPOINT, "iam", {"endpointConfigRef": {"name": "iam"}, "tags": tags})
+        objects.create(MODEL, "xacct", model_spec(assumeRoleArn="arn:aws:iam::210987654321:role/deployer"))
+        first = objects.wait_condition(ENDPOINT, "iam", "Ready")["status"]
+        objects.wait_condition(MODEL, "xacct", "Ready")
+
+        objects.patch(CONFIG, "iam", {"spec": config_spec(("primary", "iam", 1.0, 2))})
+        wait_for(lambda: [v.get("currentInstanceCount") for v in (objects.get(ENDPOINT, "iam") or {})
+                          .get("status", {}).get("productionVariants", [])] == [2]
+                 and (objects.condition(ENDPOINT, "iam", "Ready") or {}).get("status") == "True",
+                 timeout=60, what="the instance count to be scaled in place")
+
+        def runs(config_is_first: bool) -> bool:
+            status = (objects.get(ENDPOINT, "iam") or {}).get("status", {})
+            current = status.get("currentEndpointConfigName")
+            return (current is not None and (current == first["currentEndpointConfigName"]) == config_is_first
+                    and (objects.condition(ENDPOINT, "iam", "Ready") or {}).get("status") == "True")
+
+        original = model_spec()["primaryContainer"]["image"]
+        objects.patch(MODEL, "iam", {"spec": {"primaryContainer": {
+            "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:2"}}})
+        wait_for(lambda: runs(config_is_first=False), timeout=60, what="the new model to be rolled out")
+        # Back to the retained revision: found by DescribeModel/DescribeEndpointConfig, not created again.
+        objects.patch(MODEL, "iam", {"spec": {"primaryContainer": {"image": original}}})
+        wait_for(lambda: runs(config_is_first=True), timeout=60, what="the revert to the first revision")
+
+        objects.patch(ENDPOINT, "iam", {"spec": {"tags": {"team": "ai", "stage": None}}})
+        _wait_tags(emulator, first["endpointArn"], {"team": "ai"})
+
+        for kind, name in ((ENDPOINT, "iam"), (CONFIG, "iam"), (MODEL, "iam"), (MODEL, "xacct")):
+            objects.delete(kind, name)
+        for kind, name in ((ENDPOINT, "iam"), (CONFIG, "iam"), (MODEL, "iam"), (MODEL, "xacct")):
+            objects.wait_gone(kind, name)
+        assert emulator.admin.resources() == []
+        assert {"Created", "UpdateStarted"} <= {e.reason for e in objects.events("iam")}
+    return counters(emulator)
+
+
+def test_chart_identity_reconciles_a_full_endpoint_in_watched_namespaces(namespaced_release: Release,
+                                                                          namespaced_scenario: dict[str, int]) -> None:
+    assert "reconciles SageMaker objects in these namespaces only" in namespaced_release.notes
+    assert "no IRSA role annotation" in namespaced_release.notes
+    assert namespaced_release.operator_args.count(f"--namespace={namespaced_release.watched[0]}") == 1
+    for operation in ("CreateEndpoint", "UpdateEndpointWeightsAndCapacities", "UpdateEndpoint", "DeleteEndpoint"):
+        assert namespaced_scenario.get(operation, 0) >= 1, namespaced_scenario
+
+
+def test_chart_identity_reconciles_a_full_endpoint_cluster_wide(
+        cluster_release: Release, admin_client: ApiClient, emulator: EmulatorThread, workdir: Path) -> None:
+    assert "It reconciles SageMaker objects in all namespaces." in cluster_release.notes
+    assert not any(arg.startswith("--namespace") for arg in cluster_release.operator_args)
+    namespace = _create_namespace(admin_client, "anywhere")
+    objects = Objects(admin_client, namespace)
+    try:
+        with operator_as(cluster_release, emulator, workdir / "cluster-operator.log"):
+            objects.create(MODEL, "wide", model_spec())
+            objects.create(CONFIG, "wide", config_spec(("primary", "wide", 1.0, 1)))
+            objects.create(ENDPOINT, "wide", {"endpointConfigRef": {"name": "wide"}})
+            ready = objects.wait_condition(ENDPOINT, "wide", "Ready")
+            assert ready["status"]["endpointStatus"] == "InService"
+            assert "Created" in {e.reason for e in objects.events("wide")}
+            for kind in (ENDPOINT, CONFIG, MODEL):
+                objects.delete(kind, "wide")
+            for kind in (ENDPOINT, CONFIG, MODEL):
+                objects.wait_gone(kind, "wide")
+    finally:
+        kubernetes.client.CoreV1Api(admin_client).delete_namespace(namespace)
+
+
+def _status(call: Callable[[], object]) -> int:
+    try:
+        call()
+    except ApiException as error:
+        return int(error.status)
+    return 200
+
+
+def _rules(client: ApiClient, namespace: str) -> set[tuple[str, str, str]]:
+    review = kubernetes.client.AuthorizationV1Api(client).create_self_subject_rules_review(
+        kubernetes.client.V1SelfSubjectRulesReview(
+            spec=kubernetes.client.V1SelfSubjectRulesReviewSpec(namespace=namespace)))
+    return rule_set([{"apiGroups": r.api_groups or [], "resources": r.resources or [], "verbs": r.verbs}
+                     for r in review.status.resource_rules])
+
+
+def _assert_refused_everything_else(release: Release, namespace: str) -> None:
+    """Real calls the operator never makes, as the chart's identity: each must answer 403 Forbidden."""
+    client = client_from_kubeconfig(release.kubeconfig)
+    core = kubernetes.client.CoreV1Api(client)
+    custom = kubernetes.client.CustomObjectsApi(client)
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": MODEL, "metadata": {"name": "nope"}, "spec": model_spec()}
+    refused = {
+        "list secrets": lambda: core.list_namespaced_secret(namespace),
+        "read a secret": lambda: core.read_namespaced_secret("any", namespace),
+        "list secrets in its own namespace": lambda: core.list_namespaced_secret(release.namespace),
+        "create a configmap": lambda: core.create_namespaced_config_map(namespace, {
+            "metadata": {"name": "nope"}, "data": {}}),
+        "list pods": lambda: core.list_namespaced_pod(namespace),
+        "list namespaces": lambda: core.list_namespace(),
+        "read events": lambda: core.list_namespaced_event(namespace),
+        "patch its own deployment": lambda: kubernetes.client.AppsV1Api(client).patch_namespaced_deployment(
+            release.documents and by_kind(release.documents, "Deployment")[0]["metadata"]["name"],
+            release.namespace, {"metadata": {"labels": {"hijacked": "true"}}}),
+        "delete a CRD": lambda: kubernetes.client.ApiextensionsV1Api(client).delete_custom_resource_definition(
+            "sagemakerendpoints.sagemaker.operator.dev"),
+        "list CRDs": lambda: kubernetes.client.ApiextensionsV1Api(client).list_custom_resource_definition(),
+        "create a SageMakerModel": lambda: custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, "sagemakermodels", body),
+        "get a SageMakerModel": lambda: custom.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "sagemakermodels", "any"),
+        "delete SageMakerEndpoints": lambda: custom.delete_collection_namespaced_custom_object(
+            GROUP, VERSION, namespace, "sagemakerendpoints"),
+        "create a ClusterRoleBinding": lambda: kubernetes.client.RbacAuthorizationV1Api(client)
+        .create_cluster_role_binding({"metadata": {"name": "nope"}, "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": "x", "namespace": namespace}]}),
+    }
+    try:
+        answers = {what: _status(call) for what, call in refused.items()}
+        assert answers == dict.fromkeys(refused, 403)
+        assert _status(lambda: custom.list_namespaced_custom_object(
+            GROUP, VERSION, namespace, "sagemakerendpoints")) == 200
+    finally:
+        client.close()
+
+
+def test_namespaced_identity_has_exactly_the_rules_it_needs(namespaced_release: Release, admin_client: ApiClient,
+                                                           watched: str) -> None:
+    client = client_from_kubeconfig(namespaced_release.kubeconfig)
+    other = _create_namespace(admin_client, "unwatched")
+    try:
+        assert _rules(client, watched) == EXPECTED_RULES | DEFAULT_RULES
+        assert _rules(client, other) == DEFAULT_RULES
+        assert _rules(client, namespaced_release.namespace) == DEFAULT_RULES
+        custom = kubernetes.client.CustomObjectsApi(client)
+        assert _status(lambda: custom.list_namespaced_custom_object(GROUP, VERSION, other, "sagemakerendpoints")) \
+            == 403
+        assert _status(lambda: custom.list_cluster_custom_object(GROUP, VERSION, "sagemakerendpoints")) == 403
+    finally:
+        client.close()
+        kubernetes.client.CoreV1Api(admin_client).delete_namespace(other)
+    _assert_refused_everything_else(namespaced_release, watched)
+
+
+def test_cluster_wide_identity_has_exactly_the_rules_it_needs(cluster_release: Release, admin_client: ApiClient
+                                                             ) -> None:
+    client = client_from_kubeconfig(cluster_release.kubeconfig)
+    anywhere = _create_namespace(admin_client, "anywhere")
+    try:
+        assert _rules(client, anywhere) == EXPECTED_RULES | DEFAULT_RULES
+        assert _rules(client, cluster_release.namespace) == EXPECTED_RULES | DEFAULT_RULES
+        custom = kubernetes.client.CustomObjectsApi(client)
+        assert _status(lambda: custom.list_cluster_custom_object(GROUP, VERSION, "sagemakerendpoints")) == 200
+        _assert_refused_everything_else(cluster_release, anywhere)
+    finally:
+        client.close()
+        kubernetes.client.CoreV1Api(admin_client).delete_namespace(anywhere)
+
+
+def _iam_actions(operations: dict[str, int]) -> set[str]:
+    """IAM actions for the AWS operations the emulator counted (its counters name operations, not services)."""
+    session = botocore.session.get_session()
+    services = {prefix: set(session.get_service_model(service).operation_names)
+                for prefix, service in (("sagemaker", "sagemaker"), ("sts", "sts"))}
+    actions = set()
+    for operation in operations:
+        owners = [prefix for prefix, names in services.items() if operation in names]
+        assert len(owners) == 1, f"cannot tell which service {operation} belongs to: {owners}"
+        actions.add(f"{owners[0]}:{operation}")
+    # CreateModel passes the model's execution role to SageMaker: IAM checks iam:PassRole on it.
+    if "sagemaker:CreateModel" in actions:
+        actions.add("iam:PassRole")
+    return actions
+
+
+def _policy_actions(policy: dict[str, Any]) -> set[str]:
+    actions: set[str] = set()
+    for statement in policy["Statement"]:
+        value = statement["Action"]
+        actions.update([value] if isinstance(value, str) else value)
+    return actions
+
+
+def test_iam_policy_allows_every_call_and_nothing_unused(namespaced_scenario: dict[str, int]) -> None:
+    used = _iam_actions(namespaced_scenario)
+    allowed = _policy_actions(json.loads(IAM_POLICY.read_text()))
+    assert used - allowed == set(), f"calls the policy does not allow: {sorted(used - allowed)}"
+    assert allowed - used == set(), f"actions the policy allows but the scenario never used: {sorted(allowed - used)}"
