@@ -15,7 +15,7 @@ from sagemaker_operator.api.kinds import KINDS as API_KINDS
 from sagemaker_operator.status import Outcome, build_status
 from tests.chart.tools import REPO, require_lua
 
-HEALTH = REPO / "deploy" / "argocd" / "health"
+HEALTH = REPO / "deploy" / "argocd" / "health.lua"
 ARGOCD_CM = REPO / "deploy" / "argocd" / "argocd-cm.yaml"
 # Every kind the operator defines needs a health check.
 KINDS = tuple(kind.kind for kind in API_KINDS)
@@ -39,11 +39,11 @@ def lua_literal(value: Any) -> str:
 
 
 def health(kind: str, obj: dict[str, Any], tmp_path: Path) -> tuple[str, str]:
-    """Run ``<kind>.lua`` on ``obj`` with lua5.1; return (hs.status, hs.message)."""
+    """Run the health check on ``obj`` (of ``kind``) with lua5.1; return (hs.status, hs.message)."""
     driver = tmp_path / "driver.lua"
     driver.write_text(
         f"obj = {lua_literal(obj)}\n"
-        f"local check = assert(loadfile({lua_literal(str(HEALTH / f'{kind}.lua'))}))\n"
+        f"local check = assert(loadfile({lua_literal(str(HEALTH))}))\n"
         "local hs = check()\n"
         'io.write(tostring(hs.status), "\\n", tostring(hs.message))\n')
     result = subprocess.run([str(require_lua()), str(driver)], capture_output=True, text=True, timeout=30,
@@ -98,17 +98,10 @@ def test_health(kind: str, generation: int, status: dict[str, Any] | None, expec
     assert health(kind, sample(kind, generation, status), tmp_path) == wanted
 
 
-def test_the_checks_differ_only_by_kind() -> None:
-    texts = {kind: (HEALTH / f"{kind}.lua").read_text().replace(kind, "KIND") for kind in KINDS}
-    assert len(set(texts.values())) == 1
-    assert {p.stem for p in HEALTH.glob("*.lua")} == set(KINDS)
-
-
 def test_argocd_cm_snippet_installs_exactly_these_scripts() -> None:
     document = yaml.safe_load(ARGOCD_CM.read_text())
     assert (document["kind"], document["metadata"]["name"]) == ("ConfigMap", "argocd-cm")
     crd_kinds = {yaml.safe_load(p.read_text())["spec"]["names"]["kind"] for p in (REPO / "crds").glob("*.yaml")}
     assert set(KINDS) <= crd_kinds
-    expected = {f"resource.customizations.health.sagemaker.operator.dev_{kind}": (HEALTH / f"{kind}.lua").read_text()
-                for kind in KINDS}
-    assert document["data"] == expected, "deploy/argocd/argocd-cm.yaml differs from deploy/argocd/health/*.lua"
+    expected = {f"resource.customizations.health.sagemaker.operator.dev_{kind}": HEALTH.read_text() for kind in KINDS}
+    assert document["data"] == expected, "deploy/argocd/argocd-cm.yaml differs from deploy/argocd/health.lua"

@@ -1,11 +1,11 @@
--- Argo CD health check for sagemaker.operator.dev/SageMakerInferenceComponent (Lua 5.1, as Argo CD runs it).
--- Installed by ../argocd-cm.yaml; tested by tests/chart/test_argocd_health.py.
+-- Argo CD health check for every sagemaker.operator.dev kind (Lua 5.1, as Argo CD runs it).
+-- Installed once per kind by argocd-cm.yaml; tested by tests/chart/test_argocd_health.py.
 --   Degraded=True for the current generation             -> Degraded (the message says what needs a person)
 --   Ready=True and observedGeneration == generation      -> Healthy
 --   anything else: no status yet, the operator has not seen the latest spec, AWS is working -> Progressing
 -- The operator writes the three conditions on every reconcile, each with the observedGeneration it was
 -- computed for; a condition computed for an older spec says nothing about the current one.
-local hs = {status = "Progressing", message = "Waiting for the operator to reconcile this SageMakerInferenceComponent"}
+local hs = {status = "Progressing", message = "Waiting for the operator to reconcile this " .. tostring(obj.kind)}
 if obj.status == nil or obj.status.conditions == nil then
   return hs
 end
