@@ -34,6 +34,7 @@ from sagemaker_operator.reconcile.endpoint_config import (
     resolve_model_names,
 )
 from sagemaker_operator.reconcile.failures import failure_outcome
+from sagemaker_operator.reconcile.live import ENDPOINT_RESOURCE, delete_live
 from sagemaker_operator.reconcile.model import is_ready
 from sagemaker_operator.reconcile.naming import valid_aws_name
 from sagemaker_operator.reconcile.objects import ENDPOINT_CONFIG, RETRY_ANNOTATION, KubeObject, ObjectRef
@@ -494,37 +495,10 @@ async def _execute(ctx: ReconcileContext, target: AwsTarget, obj: KubeObject, ac
 
 
 async def finalize_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
-    """Delete the AWS endpoint (if it is ours) and wait until it is gone."""
-    if obj.spec.get("deletionPolicy") == "Retain":
-        return Outcome.progressing("Retained", "deletionPolicy is Retain: the AWS endpoint is kept", finalized=True)
-    name = str(obj.status.get("endpointName") or endpoint_name_of(obj))
+    """Wait for the endpoint's inference components, then delete the AWS endpoint (if it is ours)."""
     components = ctx.store.components_on_endpoint(obj.namespace, obj.name)
-    if components:
+    if components and obj.spec.get("deletionPolicy") != "Retain":
         names = ", ".join(sorted(c.name for c in components))
         return Outcome.progressing("WaitingForDependents", f"waiting for SageMakerInferenceComponent {names} on this "
                                                            "endpoint to be deleted before deleting it")
-    try:
-        target = ctx.target(obj)
-    except SpecProblem:
-        return Outcome.progressing("Deleted", "no region: nothing was created", finalized=True)
-    try:
-        observed = await ctx.gateway.describe(target, "describe_endpoint", EndpointName=name)
-        if observed is None:
-            ctx.forget(obj.ref)
-            return Outcome.progressing("Deleted", f"endpoint {name} is deleted", finalized=True,
-                                       events=[EventRecord("Deleted", f"Deleted endpoint {name}")])
-        arn = str(observed.get("EndpointArn"))
-        if arn != obj.status.get("endpointArn") and not ctx.owner(obj).owns(await ctx.gateway.list_tags(target, arn)):
-            return Outcome.progressing("NotOwned", f"endpoint {name} is not ours: left untouched", finalized=True)
-        state = str(observed.get("EndpointStatus"))
-        if state != "Deleting":
-            await autoscaling.remove(ctx, target, (obj.status.get("autoscaling") or {}).get("targets") or [])
-            await ctx.gateway.delete(target, "delete_endpoint", EndpointName=name)
-    except AwsFailure as failure:
-        if failure.kind.retryable or failure.kind.name == "INVALID":
-            # e.g. AWS refuses to delete while an update is finishing: wait and try again.
-            return Outcome.progressing("Deleting", f"deleting endpoint {name}: {failure}",
-                                       requeue_after=ctx.next_poll(obj.ref))
-        return failure_outcome(failure, f"deleting endpoint {name}")
-    return Outcome.progressing("Deleting", f"waiting for endpoint {name} to be deleted",
-                               fields={"endpointStatus": "Deleting"}, requeue_after=ctx.next_poll(obj.ref))
+    return await delete_live(ctx, obj, ENDPOINT_RESOURCE, str(obj.status.get("endpointName") or endpoint_name_of(obj)))

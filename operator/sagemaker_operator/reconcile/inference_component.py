@@ -25,10 +25,11 @@ from typing import Any
 
 from sagemaker_operator.api import kinds
 from sagemaker_operator.api.convert import SpecError
-from sagemaker_operator.aws.errors import AwsFailure, FailureKind
+from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.reconcile import autoscaling
 from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
 from sagemaker_operator.reconcile.failures import failure_outcome
+from sagemaker_operator.reconcile.live import COMPONENT_RESOURCE, delete_live
 from sagemaker_operator.reconcile.model import is_ready
 from sagemaker_operator.reconcile.naming import content_hash, valid_aws_name
 from sagemaker_operator.reconcile.objects import ENDPOINT, MODEL, RETRY_ANNOTATION, KubeObject, ObjectRef
@@ -361,32 +362,5 @@ def _outcome(ctx: ReconcileContext, obj: KubeObject, desired: ComponentDesired, 
 
 async def finalize_inference_component(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
     """Deregister its autoscaling, delete the component (if it is ours) and wait until it is gone."""
-    if obj.spec.get("deletionPolicy") == "Retain":
-        return Outcome.progressing("Retained", "deletionPolicy is Retain: the inference component is kept",
-                                   finalized=True)
-    name = str(obj.status.get("inferenceComponentName") or component_name_of(obj))
-    try:
-        target = ctx.target(obj)
-    except SpecProblem:
-        return Outcome.progressing("Deleted", "no region: nothing was created", finalized=True)
-    try:
-        observed = await ctx.gateway.describe(target, "describe_inference_component", InferenceComponentName=name)
-        if observed is None:
-            ctx.forget(obj.ref)
-            return Outcome.progressing("Deleted", f"inference component {name} is deleted", finalized=True,
-                                       events=[EventRecord("Deleted", f"Deleted inference component {name}")])
-        arn = str(observed.get("InferenceComponentArn"))
-        if arn != obj.status.get("inferenceComponentArn") and not ctx.owner(obj).owns(
-                await ctx.gateway.list_tags(target, arn)):
-            return Outcome.progressing("NotOwned", f"inference component {name} is not ours: left untouched",
-                                       finalized=True)
-        if observed.get("InferenceComponentStatus") != "Deleting":
-            await autoscaling.remove(ctx, target, (obj.status.get("autoscaling") or {}).get("targets") or [])
-            await ctx.gateway.delete(target, "delete_inference_component", InferenceComponentName=name)
-    except AwsFailure as failure:
-        if failure.kind.retryable or failure.kind is FailureKind.INVALID:
-            return Outcome.progressing("Deleting", f"deleting inference component {name}: {failure}",
-                                       requeue_after=ctx.next_poll(obj.ref))
-        return failure_outcome(failure, f"deleting inference component {name}")
-    return Outcome.progressing("Deleting", f"waiting for inference component {name} to be deleted",
-                               fields={"inferenceComponentStatus": "Deleting"}, requeue_after=ctx.next_poll(obj.ref))
+    return await delete_live(ctx, obj, COMPONENT_RESOURCE,
+                             str(obj.status.get("inferenceComponentName") or component_name_of(obj)))
