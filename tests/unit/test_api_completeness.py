@@ -264,3 +264,13 @@ def test_path_segments() -> None:
     assert path_segments("") == []
     assert aws_path_to_spec("ProductionVariants[].ServerlessConfig.MemorySizeInMB") == [
         "productionVariants", "[]", "serverlessConfig", "memorySizeInMB"]
+
+
+def test_crd_reference_is_current() -> None:
+    from sagemaker_operator.api import reference
+
+    committed = (Path(__file__).resolve().parents[2] / "docs" / "crd-reference.md").read_text()
+    assert committed == reference.render(), \
+        "docs/crd-reference.md is stale: python -m sagemaker_operator.api.reference --write docs/crd-reference.md"
+    for kind in KINDS:
+        assert f"## {kind.kind}" in committed
