@@ -121,7 +121,31 @@ def local_cluster(workdir: Path | None) -> None:
         cluster.stop()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="kubectl-sagemaker")
-def kubectl_plugin() -> None:
-    """kubectl plugin for SageMaker endpoints managed by sagemaker-operator (`kubectl sagemaker ...`)."""
+@main.command("dev")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Use this cluster instead of starting a local API server (the CRDs are installed there). "
+                   "KUBECONFIG alone is ignored on purpose, so dev never touches another cluster by surprise.")
+@click.option("--aws", is_flag=True,
+              help="Use real SageMaker with your own AWS credentials instead of the emulator. Costs money.")
+@click.option("--region", help="AWS region. Default: us-east-1 on the emulator; with --aws, your AWS configuration.")
+@click.option("--examples", is_flag=True,
+              help="Apply examples/, wait until every endpoint is Ready, and invoke each once (emulator only).")
+@click.option("--create-seconds", type=click.FloatRange(min=0), default=3.0, show_default=True,
+              help="Emulator: time an endpoint takes from Creating to InService.")
+@click.option("--update-seconds", type=click.FloatRange(min=0), default=3.0, show_default=True,
+              help="Emulator: time an endpoint update takes.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the logs and the kubeconfig. Default: ~/.cache/sagemaker-operator/dev.")
+def dev(kubeconfig: Path | None, aws: bool, region: str | None, examples: bool, create_seconds: float,
+        update_seconds: float, workdir: Path | None) -> None:
+    """Start the local stack until Ctrl-C: API server, SageMaker emulator, CRDs and the operator.
+
+    Prints the kubeconfig and AWS_ENDPOINT_URL to use, the operator's log file, and what to try next.
+    """
+    from sagemaker_operator.devstack import DevOptions, run_dev
+
+    if aws and examples:
+        # The examples' images, artifacts and role are fake: on AWS they would only produce failed resources.
+        raise click.UsageError("--examples works with the emulator only; it cannot be combined with --aws")
+    sys.exit(run_dev(DevOptions(kubeconfig=kubeconfig, aws=aws, region=region, examples=examples,
+                                create_seconds=create_seconds, update_seconds=update_seconds, workdir=workdir)))

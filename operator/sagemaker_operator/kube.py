@@ -9,6 +9,7 @@ import asyncio
 import datetime
 import functools
 import logging
+import os
 import uuid
 from typing import Any
 
@@ -32,7 +33,9 @@ def load_client_configuration() -> kubernetes.client.ApiClient:
     try:
         kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
     except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
+        # The client computes its default path from KUBECONFIG at import; `run --kubeconfig` sets it later.
+        path = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+        kubernetes.config.load_kube_config(config_file=path)  # type: ignore[no-untyped-call]
     return kubernetes.client.ApiClient()
 
 

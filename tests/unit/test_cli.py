@@ -5,7 +5,8 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from sagemaker_operator import __version__
-from sagemaker_operator.cli import kubectl_plugin, main
+from sagemaker_operator.cli import main
+from sagemaker_operator.plugin import main as kubectl_plugin
 
 
 def test_version() -> None:
@@ -33,3 +34,6 @@ def test_kubectl_plugin_entry_point() -> None:
     result = CliRunner().invoke(kubectl_plugin, ["--version"])
     assert result.exit_code == 0
     assert "kubectl-sagemaker" in result.output
+    listed = CliRunner().invoke(kubectl_plugin, ["--help"]).output
+    for command in ("status", "invoke", "plan", "rollback"):
+        assert command in listed

@@ -1,0 +1,172 @@
+"""``sagemaker-operator dev``: its plain output, the environment it gives the operator, and the examples."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from sagemaker_operator.api.kinds import API_VERSION, KINDS_BY_NAME
+from sagemaker_operator.cli import main
+from sagemaker_operator.devstack import (
+    EXAMPLES_DIR,
+    EndpointRow,
+    Invocation,
+    PlainOutput,
+    StackInfo,
+    emulator_env,
+    emulator_url_from_log,
+    endpoint_line,
+    invocation_line,
+    load_manifests,
+    operator_command,
+    wait_for_exit,
+)
+
+
+def _endpoint(generation: int = 1, observed: int = 1, ready: str = "False", reason: str = "Creating",
+              message: str = "creating endpoint sentiment", endpoint_status: str = "Creating") -> dict[str, Any]:
+    return {"metadata": {"namespace": "default", "name": "sentiment", "generation": generation},
+            "status": {"endpointStatus": endpoint_status, "endpointName": "sentiment-aws",
+                       "conditions": [{"type": "Ready", "status": ready, "reason": reason, "message": message,
+                                       "observedGeneration": observed}]}}
+
+
+def _info(emulator_url: str | None = "http://127.0.0.1:4566") -> StackInfo:
+    return StackInfo(api_server="https://127.0.0.1:6443", kubeconfig=Path("/w/kubeconfig"), local_cluster=True,
+                     namespace="default", emulator_url=emulator_url, region="us-east-1",
+                     operator_log=Path("/w/operator.log"), emulator_log=Path("/w/emulator.log"),
+                     examples_dir=EXAMPLES_DIR)
+
+
+def test_endpoint_row_reads_the_ready_condition_of_the_current_generation() -> None:
+    row = EndpointRow.from_object(_endpoint())
+    assert (row.ready, row.reason, row.aws_name, row.is_ready) == ("False", "Creating", "sentiment-aws", False)
+    assert EndpointRow.from_object(_endpoint(ready="True", endpoint_status="InService")).is_ready
+    # Ready=True about the previous spec is no news about the current one.
+    stale = EndpointRow.from_object(_endpoint(generation=2, observed=1, ready="True"))
+    assert stale.ready == "Unknown" and not stale.is_ready
+    fresh = EndpointRow.from_object({"metadata": {"namespace": "default", "name": "new", "generation": 1}})
+    assert (fresh.ready, fresh.endpoint_status, fresh.aws_name) == ("Unknown", "", "new")
+
+
+def test_endpoint_and_invocation_lines() -> None:
+    assert endpoint_line(EndpointRow.from_object(_endpoint())) == \
+        "endpoint default/sentiment: Creating, not ready (Creating: creating endpoint sentiment)"
+    ready = EndpointRow.from_object(_endpoint(ready="True", reason="InService", endpoint_status="InService"))
+    assert endpoint_line(ready) == "endpoint default/sentiment: InService, Ready"
+    pending = EndpointRow("default", "x", "", "Unknown", "", "", "x")
+    assert endpoint_line(pending) == "endpoint default/x: Pending, not ready"
+    assert invocation_line(Invocation("ab", "candidate", "m-2")) == "invoked ab: variant candidate answered (model m-2)"
+
+
+def test_plain_output_prints_an_endpoint_only_when_its_line_changes() -> None:
+    stream = io.StringIO()
+    out = PlainOutput(stream, io.StringIO())
+    creating = EndpointRow.from_object(_endpoint())
+    out.endpoints([creating])
+    out.endpoints([creating])
+    done = EndpointRow.from_object(_endpoint(ready="True", endpoint_status="InService"))
+    out.endpoints_done([done], 2.04)
+    assert stream.getvalue().splitlines() == [
+        "endpoint default/sentiment: Creating, not ready (Creating: creating endpoint sentiment)",
+        "endpoint default/sentiment: InService, Ready",
+        "examples: 1 endpoints Ready in 2.0 s",
+    ]
+
+
+def test_plain_output_reports_endpoints_that_did_not_become_ready() -> None:
+    stream = io.StringIO()
+    PlainOutput(stream, io.StringIO()).endpoints_done([EndpointRow.from_object(_endpoint())], 120.2)
+    assert stream.getvalue().splitlines()[-1] == \
+        "WARNING: after 120 s, not Ready yet: sentiment (the stack keeps running)"
+
+
+def test_banner_gives_the_lines_to_paste() -> None:
+    stream = io.StringIO()
+    PlainOutput(stream, io.StringIO()).banner(_info())
+    lines = stream.getvalue().splitlines()
+    assert "  export KUBECONFIG=/w/kubeconfig" in lines
+    assert ("  export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x "
+            "AWS_REGION=us-east-1") in lines
+    assert any(line.startswith("  operator log") and line.endswith("/w/operator.log") for line in lines)
+    assert any(line.strip().startswith("kubectl apply -f") and line.endswith("single-model/") for line in lines)
+    assert "  kubectl wait --for=condition=Ready smendpoint/sentiment --timeout=120s" in lines
+
+
+def test_banner_on_real_aws_has_no_emulator_lines() -> None:
+    stream = io.StringIO()
+    PlainOutput(stream, io.StringIO()).banner(_info(emulator_url=None))
+    text = stream.getvalue()
+    assert "AWS_ENDPOINT_URL" not in text and "invoke-endpoint" not in text
+    assert "REAL AWS" in text
+
+
+def test_emulator_env_keeps_the_operator_off_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "production")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "real-token")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", "https://api.sagemaker.eu-west-1.amazonaws.com")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREAL")
+    env = emulator_env("http://127.0.0.1:1234", "eu-west-1")
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1234"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert env["AWS_ACCESS_KEY_ID"] != "AKIAREAL"
+    for dropped in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_SAGEMAKER"):
+        assert dropped not in env
+
+
+def test_operator_command_polls_fast_only_on_the_emulator() -> None:
+    emulated = operator_command(Path("/k"), liveness_port=1, metrics_port=2, region="us-east-1", emulator=True)
+    assert emulated[1:4] == ["-m", "sagemaker_operator", "run"]
+    assert "--poll-initial-seconds" in emulated and "--cluster-id" in emulated
+    real = operator_command(Path("/k"), liveness_port=1, metrics_port=2, region=None, emulator=False)
+    assert "--poll-initial-seconds" not in real and "--region" not in real
+
+
+def test_emulator_url_is_read_from_its_first_line() -> None:
+    assert emulator_url_from_log("") is None
+    assert emulator_url_from_log("WARNING something\nsagemaker-emulator listening on http://127.0.0.1:40001\n") \
+        == "http://127.0.0.1:40001"
+
+
+def test_wait_for_exit_returns_when_a_process_exits() -> None:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = time.monotonic()
+    wait_for_exit([process.pid], timeout=30)
+    assert time.monotonic() - started < 20
+    assert process.wait(timeout=5) == 0
+
+
+def test_every_example_is_a_kind_of_this_operator_with_a_readme() -> None:
+    folders = sorted(path for path in EXAMPLES_DIR.iterdir() if path.is_dir())
+    assert [folder.name for folder in folders] == ["ab-test", "serverless", "single-model"]
+    for folder in folders:
+        assert (folder / "README.md").is_file()
+        for manifest in folder.glob("*.yaml"):
+            assert manifest.read_text().startswith("# "), f"{manifest}: explain it in a comment on top"
+    documents = load_manifests(EXAMPLES_DIR)
+    assert {doc["apiVersion"] for doc in documents} == {API_VERSION}
+    assert all(doc["kind"] in KINDS_BY_NAME for doc in documents)
+    endpoints = sorted(doc["metadata"]["name"] for doc in documents if doc["kind"] == "SageMakerEndpoint")
+    assert endpoints == ["recommender", "sentiment", "summarizer"]
+    weights = [v["initialVariantWeight"] for doc in documents if doc["metadata"]["name"] == "recommender"
+               and doc["kind"] == "SageMakerEndpointConfig" for v in doc["spec"]["productionVariants"]]
+    assert weights == [0.95, 0.05]
+
+
+def test_examples_cannot_be_combined_with_real_aws() -> None:
+    result = CliRunner().invoke(main, ["dev", "--aws", "--examples"])
+    assert result.exit_code == 2
+    assert "emulator only" in result.output
+
+
+def test_dev_command_is_wired_up() -> None:
+    result = CliRunner().invoke(main, ["dev", "--help"])
+    assert result.exit_code == 0
+    assert "--examples" in result.output and "--kubeconfig" in result.output
