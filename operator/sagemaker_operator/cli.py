@@ -70,6 +70,7 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
         tag_check_every: int, poll_initial_seconds: float, poll_max_seconds: float, workers: int,
         liveness_port: int, metrics_port: int, log_format: str, verbose: bool, kubeconfig: str | None) -> None:
     """Run the operator: reconcile SageMaker custom resources until stopped (SIGINT/SIGTERM)."""
+    import logging
     import os
 
     import kopf
@@ -82,6 +83,10 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL)
+    # Even with --verbose, the AWS and HTTP libraries stay quiet: at DEBUG they log signed request headers, which
+    # carry session tokens when a role is assumed.
+    for library in ("botocore", "boto3", "urllib3", "kubernetes"):
+        logging.getLogger(library).setLevel(logging.WARNING)
     if metrics_port:
         start_http_server(metrics_port, registry=REGISTRY)
     settings = OperatorSettings(cluster_id=cluster_id, default_region=region, resync_seconds=resync_seconds,

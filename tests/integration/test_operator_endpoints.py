@@ -266,10 +266,12 @@ def test_drift_is_corrected(
         wait_for(switched_back, timeout=30, what="the endpoint to be switched back to its config")
 
         client.delete_endpoint(EndpointName="drift")
-        wait_for(lambda: "drift" in _endpoint_snapshot(emulator)
-                 and _endpoint_snapshot(emulator)["drift"]["EndpointStatus"] == "InService"
-                 and (objects.condition(ENDPOINT, "drift", "Ready") or {}).get("status") == "True",
-                 timeout=30, what="the endpoint deleted outside to be recreated")
+        def recreated() -> bool:
+            endpoint = _endpoint_snapshot(emulator).get("drift") or {}
+            return bool(endpoint.get("EndpointStatus") == "InService"
+                        and (objects.condition(ENDPOINT, "drift", "Ready") or {}).get("status") == "True")
+
+        wait_for(recreated, timeout=30, what="the endpoint deleted outside to be recreated")
         assert "DriftCorrected" in {e.reason for e in objects.events("drift")}
 
 
