@@ -10,7 +10,9 @@ What runs, each as a child process that dies with this one (``PR_SET_PDEATHSIG``
 3. the CRDs, created or replaced from the generated documents (:func:`sagemaker_operator.api.crds.crd`);
 4. the operator (``python -m sagemaker_operator run``) with fast polling, its log in the work folder.
 
-Then, with ``--examples``, the manifests of ``examples/`` are applied and each endpoint is invoked once. The stack
+Then, with ``--examples``, the manifests of ``examples/`` are applied, every endpoint and inference component is
+waited for, and each endpoint is invoked once: once per inference component on endpoints that host components, with
+InvokeEndpointAsync on asynchronous endpoints, as the endpoint's ``assumeRoleArn`` on cross-account ones. The stack
 runs until SIGINT/SIGTERM and stops in reverse order; a child that exits on its own stops the stack with an error.
 
 Output goes through :class:`PlainOutput` (one line per event, for pipes, logs and tests) or :class:`RichOutput`
@@ -111,29 +113,39 @@ class StackInfo:
     kubectl_found: bool = True
 
 
+ENDPOINT_ROW = "endpoint"
+COMPONENT_ROW = "inference component"
+# Per row kind: the status fields holding the SageMaker status and the AWS name.
+_ROW_STATUS_FIELDS = {ENDPOINT_ROW: ("endpointStatus", "endpointName"),
+                      COMPONENT_ROW: ("inferenceComponentStatus", "inferenceComponentName")}
+
+
 @dataclass(frozen=True)
 class EndpointRow:
-    """One SageMakerEndpoint as the progress display shows it."""
+    """One SageMakerEndpoint (or SageMakerInferenceComponent, ``kind`` says which) as the progress display shows it."""
 
     namespace: str
     name: str
-    endpoint_status: str
+    endpoint_status: str  # the SageMaker status: EndpointStatus, or InferenceComponentStatus for a component
     ready: str  # the Ready condition's status for the current generation: True, False or Unknown
     reason: str
     message: str
     aws_name: str
+    kind: str = ENDPOINT_ROW
 
     @classmethod
-    def from_object(cls, obj: Mapping[str, Any]) -> EndpointRow:
-        """Read a SageMakerEndpoint object; a Ready condition about an older generation counts as Unknown."""
-        metadata, status = obj.get("metadata", {}), obj.get("status") or {}
+    def from_object(cls, obj: Mapping[str, Any], kind: str = ENDPOINT_ROW) -> EndpointRow:
+        """Read an object of that kind; a Ready condition about an older generation counts as Unknown."""
+        metadata, spec, status = obj.get("metadata", {}), obj.get("spec") or {}, obj.get("status") or {}
+        status_field, name_field = _ROW_STATUS_FIELDS[kind]
         ready: Mapping[str, Any] = next((c for c in status.get("conditions", []) if c.get("type") == "Ready"), {})
         current = ready.get("observedGeneration") in (None, metadata.get("generation"))
         return cls(namespace=metadata.get("namespace", ""), name=metadata.get("name", ""),
-                   endpoint_status=status.get("endpointStatus", ""),
+                   endpoint_status=status.get(status_field, ""),
                    ready=str(ready.get("status", "Unknown")) if current else "Unknown",
                    reason=str(ready.get("reason", "")), message=str(ready.get("message", "")),
-                   aws_name=status.get("endpointName") or metadata.get("name", ""))
+                   aws_name=status.get(name_field) or spec.get(name_field) or metadata.get("name", ""),
+                   kind=kind)
 
     @property
     def is_ready(self) -> bool:
@@ -142,12 +154,30 @@ class EndpointRow:
 
 
 @dataclass(frozen=True)
+class InvocationTarget:
+    """One sample invocation to make: an endpoint (AWS name), and how to call it."""
+
+    endpoint: str
+    component: str | None = None  # InferenceComponentName, on an endpoint that hosts components
+    asynchronous: bool = False  # InvokeEndpointAsync: the endpoint's config has an asyncInferenceConfig
+    role_arn: str | None = None  # the endpoint's assumeRoleArn: it lives in that role's account
+    region: str | None = None  # the endpoint's own region, if it names one
+
+    @property
+    def label(self) -> str:
+        """``assistants`` or ``assistants, component chat``."""
+        return self.endpoint + (f", component {self.component}" if self.component else "")
+
+
+@dataclass(frozen=True)
 class Invocation:
-    """The answer to one InvokeEndpoint of an example endpoint."""
+    """The answer to one InvokeEndpoint (or InvokeEndpointAsync) of an example endpoint."""
 
     endpoint: str
     variant: str
     model: str
+    component: str | None = None
+    output_location: str | None = None  # InvokeEndpointAsync: where the result will be written
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -204,12 +234,53 @@ def endpoint_line(row: EndpointRow) -> str:
     """``endpoint default/sentiment: InService, Ready`` or ``..., not ready (Reason: message)``."""
     state = "Ready" if row.is_ready else "not ready"
     detail = f" ({row.reason}: {row.message})" if not row.is_ready and (row.reason or row.message) else ""
-    return f"endpoint {row.namespace}/{row.name}: {row.endpoint_status or 'Pending'}, {state}{detail}"
+    return f"{row.kind} {row.namespace}/{row.name}: {row.endpoint_status or 'Pending'}, {state}{detail}"
+
+
+def ready_summary(rows: Sequence[EndpointRow]) -> str:
+    """``9 endpoints and 2 inference components`` (components only when there are some)."""
+    endpoints = sum(1 for row in rows if row.kind == ENDPOINT_ROW)
+    components = len(rows) - endpoints
+    text = f"{endpoints} endpoint{'' if endpoints == 1 else 's'}"
+    if components:
+        text += f" and {components} inference component{'' if components == 1 else 's'}"
+    return text
 
 
 def invocation_line(invocation: Invocation) -> str:
-    """``invoked sentiment: variant AllTraffic answered (model sentiment-0a1b2c3d)``."""
-    return f"invoked {invocation.endpoint}: variant {invocation.variant} answered (model {invocation.model})"
+    """``invoked sentiment: variant AllTraffic answered (model sentiment-0a1b2c3d)``; with a component, ``invoked
+    assistants, component chat: ...``; asynchronous, ``invoked transcriber asynchronously: accepted, result at S3``."""
+    if invocation.output_location is not None:
+        return f"invoked {invocation.endpoint} asynchronously: accepted, result at {invocation.output_location}"
+    where = invocation.endpoint + (f", component {invocation.component}" if invocation.component else "")
+    return f"invoked {where}: variant {invocation.variant} answered (model {invocation.model})"
+
+
+def invocation_targets(endpoints: Sequence[Mapping[str, Any]], configs: Sequence[Mapping[str, Any]],
+                       components: Sequence[Mapping[str, Any]]) -> list[InvocationTarget]:
+    """What to invoke, given the SageMakerEndpoints to invoke and the namespace's configs and components.
+
+    An endpoint hosting inference components (found by their ``endpointRef``, or a literal ``endpointName`` equal
+    to the endpoint's AWS name) is invoked once per component that is Ready; an endpoint whose config (by
+    ``endpointConfigRef``) has an ``asyncInferenceConfig`` asynchronously; any other once.
+    """
+    configs_by_name = {c.get("metadata", {}).get("name"): c for c in configs}
+    targets = []
+    for endpoint in endpoints:
+        spec, row = endpoint.get("spec") or {}, EndpointRow.from_object(endpoint)
+        config = configs_by_name.get((spec.get("endpointConfigRef") or {}).get("name"))
+        role_arn = spec.get("assumeRoleArn") or None
+        region = spec.get("region") or (endpoint.get("status") or {}).get("region") or None
+        hosted = [EndpointRow.from_object(c, COMPONENT_ROW) for c in components
+                  if (c.get("spec") or {}).get("endpointRef", {}).get("name") == row.name
+                  or (c.get("spec") or {}).get("endpointName") == row.aws_name]
+        if hosted:
+            targets += [InvocationTarget(row.aws_name, component=c.aws_name, role_arn=role_arn, region=region)
+                        for c in sorted(hosted, key=lambda c: c.name) if c.is_ready]
+        else:
+            asynchronous = bool(((config or {}).get("spec") or {}).get("asyncInferenceConfig"))
+            targets.append(InvocationTarget(row.aws_name, asynchronous=asynchronous, role_arn=role_arn, region=region))
+    return targets
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -253,7 +324,7 @@ class PlainOutput:
     def __init__(self, stream: IO[str] | None = None, errors: IO[str] | None = None) -> None:
         self.stream = stream or sys.stdout
         self.errors = errors or sys.stderr
-        self._last: dict[tuple[str, str], str] = {}
+        self._last: dict[tuple[str, str, str], str] = {}
 
     def _print(self, text: str, stream: IO[str] | None = None) -> None:
         print(text, file=stream or self.stream, flush=True)
@@ -286,8 +357,8 @@ class PlainOutput:
         """Print the rows that changed since the last call."""
         for row in rows:
             line = endpoint_line(row)
-            if self._last.get((row.namespace, row.name)) != line:
-                self._last[(row.namespace, row.name)] = line
+            if self._last.get((row.kind, row.namespace, row.name)) != line:
+                self._last[(row.kind, row.namespace, row.name)] = line
                 self._print(line)
 
     def endpoints_done(self, rows: Sequence[EndpointRow], seconds: float) -> None:
@@ -297,7 +368,7 @@ class PlainOutput:
         if waiting:
             self.warn(f"after {seconds:.0f} s, not Ready yet: {', '.join(waiting)} (the stack keeps running)")
         else:
-            self._print(f"examples: {len(rows)} endpoints Ready in {seconds:.1f} s")
+            self._print(f"examples: {ready_summary(rows)} Ready in {seconds:.1f} s")
 
     def invoked(self, invocation: Invocation) -> None:
         """Print who answered."""
@@ -358,13 +429,13 @@ class RichOutput:
         from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title="Example endpoints", title_justify="left")
-        for column in ("Endpoint", "SageMaker status", "Ready", "Reason"):
+        table = Table(title="Examples", title_justify="left")
+        for column in ("Kind", "Name", "SageMaker status", "Ready", "Reason"):
             table.add_column(column)
         for row in rows:
             ready = "[green]True[/green]" if row.is_ready else f"[yellow]{escape(row.ready)}[/yellow]"
             reason = "" if row.is_ready else escape(f"{row.reason}: {row.message}".strip(": "))
-            table.add_row(f"{row.namespace}/{row.name}", row.endpoint_status or "Pending", ready, reason)
+            table.add_row(row.kind, f"{row.namespace}/{row.name}", row.endpoint_status or "Pending", ready, reason)
         return table
 
     def endpoints(self, rows: Sequence[EndpointRow]) -> None:
@@ -386,12 +457,19 @@ class RichOutput:
         if waiting:
             self.warn(f"after {seconds:.0f} s, not Ready yet: {', '.join(waiting)} (the stack keeps running)")
         else:
-            self.console.print(f"[green]All {len(rows)} example endpoints Ready in {seconds:.1f} s[/green]")
+            self.console.print(f"[green]All examples Ready ({ready_summary(rows)}) in {seconds:.1f} s[/green]")
 
     def invoked(self, invocation: Invocation) -> None:
         """Say who answered."""
-        self.console.print(f"[bold]{invocation.endpoint}[/bold]: variant [cyan]{invocation.variant}[/cyan] answered "
-                           f"(model {invocation.model})", highlight=False)
+        from rich.markup import escape
+
+        if invocation.output_location is not None:
+            self.console.print(f"[bold]{escape(invocation.endpoint)}[/bold]: accepted asynchronously, result at "
+                               f"{escape(invocation.output_location)}", highlight=False)
+            return
+        where = escape(invocation.endpoint) + (f" / {escape(invocation.component)}" if invocation.component else "")
+        self.console.print(f"[bold]{where}[/bold]: variant [cyan]{escape(invocation.variant)}[/cyan] answered "
+                           f"(model {escape(invocation.model)})", highlight=False)
 
     def running(self) -> None:
         """Say how to stop."""
@@ -720,11 +798,12 @@ class DevStack:
         return ", ".join(parts) or "nothing started yet"
 
     def run_examples(self) -> None:
-        """Apply the example manifests, show progress until every endpoint is Ready, then invoke each once."""
+        """Apply the example manifests, show progress until every endpoint and inference component is Ready, then
+        invoke each endpoint once (each component once, asynchronous endpoints with InvokeEndpointAsync)."""
         import kubernetes
         from kubernetes.client.exceptions import ApiException
 
-        from sagemaker_operator.api.kinds import API_VERSION, GROUP, KINDS_BY_NAME, VERSION
+        from sagemaker_operator.api.kinds import API_VERSION, ENDPOINT_CONFIG, GROUP, KINDS_BY_NAME, VERSION
 
         folder = self.options.examples_dir
         if not folder.is_dir():
@@ -732,6 +811,7 @@ class DevStack:
         self.out.step(f"applying the manifests of {_display_path(folder)}/")
         api = kubernetes.client.CustomObjectsApi(self._api)
         endpoints: list[str] = []
+        components: list[str] = []
         for document in load_manifests(folder):
             kind = KINDS_BY_NAME.get(document.get("kind", ""))
             if kind is None or document.get("apiVersion") != API_VERSION:
@@ -747,42 +827,77 @@ class DevStack:
                                                    {"spec": document.get("spec", {})})
             if kind.kind == "SageMakerEndpoint":
                 endpoints.append(name)
-        rows = self._wait_endpoints_ready(api, endpoints)
-        if self.emulator_url:
-            for row in rows:
-                if row.is_ready:
-                    self.out.invoked(self._invoke(row.aws_name))
+            elif kind.kind == "SageMakerInferenceComponent":
+                components.append(name)
+        rows, found = self._wait_examples_ready(api, endpoints, components)
+        if not self.emulator_url:
+            return
+        ready = [found[(ENDPOINT_ROW, row.name)] for row in rows if row.kind == ENDPOINT_ROW and row.is_ready]
+        listed: Any = api.list_namespaced_custom_object(GROUP, VERSION, self.namespace, ENDPOINT_CONFIG.plural)
+        configs: list[dict[str, Any]] = listed["items"]
+        hosted = [obj for (kind, _), obj in found.items() if kind == COMPONENT_ROW]
+        for target in invocation_targets(ready, configs, hosted):
+            try:
+                self.out.invoked(self._invoke(target))
+            except Exception as error:  # one failed sample invocation is worth a line, not stopping the stack
+                self.out.warn(f"invoking {target.label} failed: {type(error).__name__}: {error}")
 
-    def _wait_endpoints_ready(self, api: Any, names: Sequence[str]) -> list[EndpointRow]:
-        from sagemaker_operator.api.kinds import ENDPOINT, GROUP, VERSION
+    def _wait_examples_ready(self, api: Any, endpoints: Sequence[str], components: Sequence[str]
+                             ) -> tuple[list[EndpointRow], dict[tuple[str, str], dict[str, Any]]]:
+        """Rows of the endpoints, then the components, once all are Ready or at the deadline; and the objects read
+        last, by (row kind, name)."""
+        from sagemaker_operator.api.kinds import ENDPOINT, GROUP, INFERENCE_COMPONENT, VERSION
 
+        wanted = [(ENDPOINT_ROW, name) for name in endpoints] + [(COMPONENT_ROW, name) for name in components]
+        plurals = [(ENDPOINT_ROW, ENDPOINT.plural)] + ([(COMPONENT_ROW, INFERENCE_COMPONENT.plural)]
+                                                       if components else [])
         start = time.monotonic()
         while True:
-            listed = api.list_namespaced_custom_object(GROUP, VERSION, self.namespace, ENDPOINT.plural)
-            by_name = {item["metadata"]["name"]: EndpointRow.from_object(item) for item in listed["items"]}
-            rows = [by_name.get(name) or EndpointRow(self.namespace, name, "", "Unknown", "", "", name)
-                    for name in names]
+            found: dict[tuple[str, str], dict[str, Any]] = {}
+            for row_kind, plural in plurals:
+                listed = api.list_namespaced_custom_object(GROUP, VERSION, self.namespace, plural)
+                found.update({(row_kind, item["metadata"]["name"]): item for item in listed["items"]})
+            rows = [EndpointRow.from_object(found[key], key[0]) if key in found
+                    else EndpointRow(self.namespace, key[1], "", "Unknown", "", "", key[1], kind=key[0])
+                    for key in wanted]
             elapsed = time.monotonic() - start
             if all(row.is_ready for row in rows) or elapsed > EXAMPLES_TIMEOUT:
                 self.out.endpoints_done(rows, elapsed)
-                return rows
+                return rows, found
             self.out.endpoints(rows)
             self.check_children(timeout=0.25)
 
-    def _invoke(self, endpoint_name: str) -> Invocation:
-        """One InvokeEndpoint through boto3's sagemaker-runtime client, on the emulator."""
+    def _invoke(self, target: InvocationTarget) -> Invocation:
+        """One sample invocation through boto3's sagemaker-runtime client, on the emulator.
+
+        A cross-account endpoint is invoked as its role (STS AssumeRole on the emulator): it lives in that account.
+        """
         import boto3
 
-        region = self.region or DEFAULT_REGION
-        runtime = boto3.session.Session(
+        region = target.region or self.region or DEFAULT_REGION
+        session = boto3.session.Session(
             aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name=region,
-        ).client("sagemaker-runtime", endpoint_url=self.emulator_url)
-        response = runtime.invoke_endpoint(EndpointName=endpoint_name, ContentType="application/json",
-                                           Body=json.dumps({"inputs": "hello from sagemaker-operator dev"}))
+            aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name=region)
+        if target.role_arn:
+            credentials = session.client("sts", endpoint_url=self.emulator_url).assume_role(
+                RoleArn=target.role_arn, RoleSessionName="sagemaker-operator-dev")["Credentials"]
+            session = boto3.session.Session(
+                aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"], region_name=region)
+        runtime = session.client("sagemaker-runtime", endpoint_url=self.emulator_url)
+        if target.asynchronous:
+            # The input would be uploaded to S3 first; the emulator needs none there (it has no S3).
+            accepted = runtime.invoke_endpoint_async(
+                EndpointName=target.endpoint, ContentType="application/json",
+                InputLocation=f"s3://sagemaker-operator-dev/async-inputs/{target.endpoint}.json")
+            return Invocation(endpoint=target.endpoint, variant="", model="",
+                              output_location=str(accepted.get("OutputLocation", "?")))
+        extra = {"InferenceComponentName": target.component} if target.component else {}
+        response = runtime.invoke_endpoint(EndpointName=target.endpoint, ContentType="application/json",
+                                           Body=json.dumps({"inputs": "hello from sagemaker-operator dev"}), **extra)
         body = json.loads(response["Body"].read() or b"{}")
-        return Invocation(endpoint=endpoint_name, variant=str(response.get("InvokedProductionVariant", "?")),
-                          model=str(body.get("model", "?")))
+        return Invocation(endpoint=target.endpoint, variant=str(response.get("InvokedProductionVariant", "?")),
+                          model=str(body.get("model", "?")), component=target.component)
 
     def wait(self) -> None:
         """Until a child exits (:class:`ChildExited`) or Ctrl-C/SIGTERM (KeyboardInterrupt)."""

@@ -23,7 +23,9 @@ from tests.helpers import pid_alive, wait_for
 
 pytestmark = pytest.mark.cluster
 
-EXAMPLE_ENDPOINTS = ("sentiment", "recommender", "summarizer")
+EXAMPLE_ENDPOINTS = ("sentiment", "recommender", "summarizer", "fraud-detector", "transcriber", "churn-predictor",
+                     "assistants", "search-ranker", "forecaster")
+EXAMPLE_COMPONENTS = ("chat", "embeddings")
 RUNNING_LINE = "running; press Ctrl-C to stop everything"
 # What `dev` runs, recognised in /proc/PID/cmdline.
 EXPECTED_CHILDREN = {"etcd": "etcd", "kube-apiserver": "kube-apiserver",
@@ -131,13 +133,19 @@ def _children_by_role(pid: int) -> dict[str, int]:
 
 def test_dev_examples_become_ready_answer_and_everything_stops_on_ctrl_c(dev: DevProcess, tmp_path: Path) -> None:
     started = time.monotonic()
-    dev.wait_line(RUNNING_LINE, timeout=45)
+    dev.wait_line(RUNNING_LINE, timeout=60)
     text = "\n".join(dev.lines)
     for name in EXAMPLE_ENDPOINTS:
         assert f"endpoint default/{name}: InService, Ready" in text
-    assert "examples: 3 endpoints Ready" in text
-    assert "invoked sentiment: variant AllTraffic answered (model sentiment-" in text
-    assert "invoked summarizer: variant AllTraffic answered (model summarizer-" in text
+    for name in EXAMPLE_COMPONENTS:
+        assert f"inference component default/{name}: InService, Ready" in text
+    assert "examples: 9 endpoints and 2 inference components Ready" in text
+    assert "WARNING" not in text, text
+    for name in ("sentiment", "summarizer", "fraud-detector", "churn-predictor", "search-ranker", "forecaster"):
+        assert f"invoked {name}: variant AllTraffic answered (model {name}-" in text
+    for name in EXAMPLE_COMPONENTS:
+        assert f"invoked assistants, component {name}: variant main answered (model {name}-" in text
+    assert "invoked transcriber asynchronously: accepted, result at s3://my-bucket/async/transcriber/output/" in text
     # 95/5 split: either variant may answer one request.
     assert any(line.startswith("invoked recommender: variant current answered (model recommender-v1-")
                or line.startswith("invoked recommender: variant candidate answered (model recommender-v2-")
@@ -162,7 +170,7 @@ def test_dev_examples_become_ready_answer_and_everything_stops_on_ctrl_c(dev: De
 
 
 def test_a_crashed_child_stops_the_stack_with_an_error(dev: DevProcess) -> None:
-    dev.wait_line(RUNNING_LINE, timeout=45)
+    dev.wait_line(RUNNING_LINE, timeout=60)
     children = wait_for(lambda: _children_by_role(dev.process.pid), timeout=5, what="dev's four children")
 
     os.kill(children["operator"], signal.SIGKILL)

@@ -15,17 +15,21 @@ from click.testing import CliRunner
 from sagemaker_operator.api.kinds import API_VERSION, KINDS_BY_NAME
 from sagemaker_operator.cli import main
 from sagemaker_operator.devstack import (
+    COMPONENT_ROW,
     EXAMPLES_DIR,
     EndpointRow,
     Invocation,
+    InvocationTarget,
     PlainOutput,
     StackInfo,
     emulator_env,
     emulator_url_from_log,
     endpoint_line,
     invocation_line,
+    invocation_targets,
     load_manifests,
     operator_command,
+    ready_summary,
     wait_for_exit,
 )
 
@@ -64,6 +68,53 @@ def test_endpoint_and_invocation_lines() -> None:
     pending = EndpointRow("default", "x", "", "Unknown", "", "", "x")
     assert endpoint_line(pending) == "endpoint default/x: Pending, not ready"
     assert invocation_line(Invocation("ab", "candidate", "m-2")) == "invoked ab: variant candidate answered (model m-2)"
+    assert invocation_line(Invocation("shared", "main", "llm-1", component="llm")) == \
+        "invoked shared, component llm: variant main answered (model llm-1)"
+    assert invocation_line(Invocation("t", "", "", output_location="s3://b/out/1.out")) == \
+        "invoked t asynchronously: accepted, result at s3://b/out/1.out"
+
+
+def _component(name: str, endpoint: str = "shared", ready: str = "True", **spec: Any) -> dict[str, Any]:
+    return {"metadata": {"namespace": "default", "name": name, "generation": 1},
+            "spec": {"endpointRef": {"name": endpoint}, **spec},
+            "status": {"inferenceComponentStatus": "InService", "inferenceComponentName": f"{name}-aws",
+                       "conditions": [{"type": "Ready", "status": ready, "observedGeneration": 1}]}}
+
+
+def test_component_rows_read_the_component_status() -> None:
+    row = EndpointRow.from_object(_component("llm"), COMPONENT_ROW)
+    assert (row.endpoint_status, row.aws_name, row.is_ready) == ("InService", "llm-aws", True)
+    assert endpoint_line(row) == "inference component default/llm: InService, Ready"
+    endpoint = EndpointRow.from_object(_endpoint())
+    assert ready_summary([endpoint]) == "1 endpoint"
+    assert ready_summary([endpoint, endpoint, row]) == "2 endpoints and 1 inference component"
+
+
+def _named_endpoint(name: str, config: str, **spec: Any) -> dict[str, Any]:
+    return {"metadata": {"namespace": "default", "name": name, "generation": 1},
+            "spec": {"endpointConfigRef": {"name": config}, **spec},
+            "status": {"endpointName": name, "endpointStatus": "InService"}}
+
+
+def test_invocation_targets_per_component_async_and_role() -> None:
+    endpoints = [_named_endpoint("plain", "plain"), _named_endpoint("shared", "shared"),
+                 _named_endpoint("queue", "queue"),
+                 _named_endpoint("remote", "remote", assumeRoleArn="arn:aws:iam::444455556666:role/r",
+                                 region="eu-west-1")]
+    configs: list[dict[str, Any]] = [
+        {"metadata": {"name": "queue"}, "spec": {"asyncInferenceConfig": {"outputConfig": {}}}},
+        {"metadata": {"name": "plain"}, "spec": {}}]
+    components = [_component("b"), _component("a"), _component("not-ready", ready="False"),
+                  _component("elsewhere", endpoint="other"),
+                  {**_component("literal"), "spec": {"endpointName": "shared"}}]
+    assert invocation_targets(endpoints, configs, components) == [
+        InvocationTarget("plain"),
+        InvocationTarget("shared", component="a-aws"), InvocationTarget("shared", component="b-aws"),
+        InvocationTarget("shared", component="literal-aws"),
+        InvocationTarget("queue", asynchronous=True),
+        InvocationTarget("remote", role_arn="arn:aws:iam::444455556666:role/r", region="eu-west-1"),
+    ]
+    assert InvocationTarget("shared", component="a").label == "shared, component a"
 
 
 def test_plain_output_prints_an_endpoint_only_when_its_line_changes() -> None:
@@ -77,7 +128,7 @@ def test_plain_output_prints_an_endpoint_only_when_its_line_changes() -> None:
     assert stream.getvalue().splitlines() == [
         "endpoint default/sentiment: Creating, not ready (Creating: creating endpoint sentiment)",
         "endpoint default/sentiment: InService, Ready",
-        "examples: 1 endpoints Ready in 2.0 s",
+        "examples: 1 endpoint Ready in 2.0 s",
     ]
 
 
@@ -145,7 +196,9 @@ def test_wait_for_exit_returns_when_a_process_exits() -> None:
 
 def test_every_example_is_a_kind_of_this_operator_with_a_readme() -> None:
     folders = sorted(path for path in EXAMPLES_DIR.iterdir() if path.is_dir())
-    assert [folder.name for folder in folders] == ["ab-test", "serverless", "single-model"]
+    assert [folder.name for folder in folders] == [
+        "ab-test", "async-inference", "autoscaled-variant", "canary-rollback", "cross-account", "data-capture",
+        "inference-components", "serverless", "single-model"]
     for folder in folders:
         assert (folder / "README.md").is_file()
         for manifest in folder.glob("*.yaml"):
@@ -153,8 +206,12 @@ def test_every_example_is_a_kind_of_this_operator_with_a_readme() -> None:
     documents = load_manifests(EXAMPLES_DIR)
     assert {doc["apiVersion"] for doc in documents} == {API_VERSION}
     assert all(doc["kind"] in KINDS_BY_NAME for doc in documents)
-    endpoints = sorted(doc["metadata"]["name"] for doc in documents if doc["kind"] == "SageMakerEndpoint")
-    assert endpoints == ["recommender", "sentiment", "summarizer"]
+    # All folders go into one namespace with `dev --examples`: no two objects of a kind may share a name.
+    names = [(doc["kind"], doc["metadata"]["name"]) for doc in documents]
+    assert len(names) == len(set(names))
+    endpoints = sorted(name for kind, name in names if kind == "SageMakerEndpoint")
+    assert endpoints == ["assistants", "churn-predictor", "forecaster", "fraud-detector", "recommender",
+                         "search-ranker", "sentiment", "summarizer", "transcriber"]
     weights = [v["initialVariantWeight"] for doc in documents if doc["metadata"]["name"] == "recommender"
                and doc["kind"] == "SageMakerEndpointConfig" for v in doc["spec"]["productionVariants"]]
     assert weights == [0.95, 0.05]
