@@ -62,13 +62,16 @@ def main() -> None:
               help="Port of the /healthz liveness endpoint (0: none).")
 @click.option("--metrics-port", type=click.IntRange(min=0, max=65535), default=9090, show_default=True,
               help="Port of the Prometheus /metrics endpoint (0: none).")
+@click.option("--watch-timeout-seconds", type=click.IntRange(min=5), default=300, show_default=True,
+              help="Restart each Kubernetes watch after this long, so a stream that stalls without closing is noticed.")
 @click.option("--log-format", type=click.Choice(["plain", "json"]), default="plain", show_default=True)
 @click.option("--verbose", is_flag=True, help="Log more.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False, exists=True),
               help="Kubeconfig to use outside a cluster (default: in-cluster, then KUBECONFIG).")
 def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync_seconds: float,
         tag_check_every: int, poll_initial_seconds: float, poll_max_seconds: float, workers: int,
-        liveness_port: int, metrics_port: int, log_format: str, verbose: bool, kubeconfig: str | None) -> None:
+        liveness_port: int, metrics_port: int, watch_timeout_seconds: int, log_format: str, verbose: bool,
+        kubeconfig: str | None) -> None:
     """Run the operator: reconcile SageMaker custom resources until stopped (SIGINT/SIGTERM)."""
     import logging
     import os
@@ -87,6 +90,12 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
     # carry session tokens when a role is assumed.
     for library in ("botocore", "boto3", "urllib3", "kubernetes"):
         logging.getLogger(library).setLevel(logging.WARNING)
+    if not verbose:
+        # kopf logs every watch event handled at INFO: thousands of lines a minute, a few percent of the CPU.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    # A failed credential refresh is reported per object (Degraded, AwsCredentials); botocore's own warning about it
+    # comes with a traceback and names no object.
+    logging.getLogger("botocore.credentials").setLevel(logging.ERROR)
     if metrics_port:
         start_http_server(metrics_port, registry=REGISTRY)
     settings = OperatorSettings(cluster_id=cluster_id, default_region=region, resync_seconds=resync_seconds,
@@ -97,7 +106,8 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
         clusterwide=not namespaces,
         namespaces=list(namespaces),
         liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
-        memo=kopf.Memo(settings=settings, workers=workers),
+        memo=kopf.Memo(settings=settings, workers=workers, watch_server_timeout=watch_timeout_seconds,
+                       namespaces=list(namespaces)),
     )
 
 

@@ -30,6 +30,7 @@ from sagemaker_operator.reconcile.objects import (
     FINALIZER,
     INFERENCE_COMPONENT,
     MODEL,
+    PLURALS,
     KubeObject,
     ObjectRef,
     component_refs,
@@ -52,8 +53,20 @@ class KindReconciler:
 
 
 def _essence(obj: KubeObject) -> tuple[Any, ...]:
-    """What, when changed, needs the object itself reconciled (its own status writes do not)."""
-    return (obj.generation, tuple(sorted(obj.annotations.items())), obj.deleting, FINALIZER in obj.finalizers)
+    """What, when changed, needs the object itself reconciled (its own status and finalizer writes do not)."""
+    return (obj.generation, tuple(sorted(obj.annotations.items())), obj.deleting)
+
+
+def _older(candidate: KubeObject, stored: KubeObject) -> bool:
+    """Whether ``candidate`` is an older version than the stored one.
+
+    The store is fed by the watch and by the answers to the operator's own writes, which can overtake the watch.
+    resourceVersions are opaque in general but are etcd revisions on every API server; anything else is accepted.
+    """
+    try:
+        return int(candidate.resource_version) < int(stored.resource_version)
+    except ValueError:
+        return False
 
 
 class Controller:
@@ -86,19 +99,33 @@ class Controller:
             previous = store.remove(obj.ref)
             self.ctx.forget(obj.ref)
             self._count_endpoint(previous, None)
-            self._wake(self._dependents_of(previous or obj))
+            self._wake(self._dependents_of(previous or obj, claims=True))
+            return
+        current = store.get(obj.ref)
+        if current is not None and _older(obj, current):
             return
         previous = store.put(obj)
         self._count_endpoint(previous, obj)
         if previous is None or _essence(previous) != _essence(obj):
             self.enqueue(obj.ref)
         if previous is None or previous.status != obj.status or previous.spec != obj.spec or obj.deleting:
-            affected = self._dependents_of(obj)
+            # Claims on an AWS name change with the spec or a deletion, never with status.
+            claims = previous is None or previous.spec != obj.spec or obj.deleting
+            affected = self._dependents_of(obj, claims=claims)
             if previous is not None:
-                affected |= self._dependents_of(previous)
+                affected |= self._dependents_of(previous, claims=claims)
             self._wake(affected)
 
-    def _dependents_of(self, obj: KubeObject) -> set[ObjectRef]:
+    def _absorb(self, answer: Mapping[str, Any]) -> None:
+        """Take the API server's answer to one of our writes into the store, as if the watch had delivered it.
+
+        Only for objects still in the store: the watch may have reported the object deleted while the write was
+        under way, and re-adding it would leave a ghost that others wait for.
+        """
+        if answer and self.ctx.store.get(KubeObject.from_body(answer).ref) is not None:
+            self.observe(answer, "MODIFIED")
+
+    def _dependents_of(self, obj: KubeObject, *, claims: bool) -> set[ObjectRef]:
         """Objects whose reconcile depends on ``obj``, in both directions of a reference: a model wakes the
         configs that use it (new model name), a config wakes the models it uses (their garbage collection and
         deletion wait on it), and likewise between configs and endpoints."""
@@ -120,7 +147,7 @@ class Controller:
             rivals = {e.ref for e in store.endpoints_claiming(
                 str(obj.spec.get("region") or settings.default_region or ""), str(obj.spec.get("endpointName")
                                                                                   or obj.name),
-                settings.default_region or "") if e.ref != obj.ref}
+                settings.default_region or "") if e.ref != obj.ref} if claims else set()
             components = {c.ref for c in store.components_on_endpoint(ns, obj.name)}
             return rivals | components | ({ObjectRef(ENDPOINT_CONFIG, ns, name)} if name else set())
         return set()
@@ -157,6 +184,22 @@ class Controller:
         self.enqueue(ref)
 
     # --- running -----------------------------------------------------------------------------------------------
+
+    async def prime(self, namespaces: Iterable[str | None]) -> int:
+        """Fill the store with every object before the workers start, and queue them all.
+
+        Without this, a restarted operator reconciles configs before their models have arrived from the watch,
+        reports them waiting or invalid for a moment, and bunches its drift checks. Returns the number of objects.
+        """
+        for kind in self.reconcilers:
+            for namespace in namespaces:
+                for body in await self.writer.list_objects(PLURALS[kind], namespace):
+                    body.setdefault("kind", kind)
+                    self.ctx.store.put(KubeObject.from_body(body))
+        refs = [ref for kind in self.reconcilers for ref in (o.ref for o in self.ctx.store.of_kind(kind))]
+        for ref in refs:
+            self.enqueue(ref)
+        return len(refs)
 
     def start(self) -> None:
         """Start the workers on the running event loop."""
@@ -235,7 +278,7 @@ class Controller:
             return await reconciler.finalize(self.ctx, obj)
         if FINALIZER not in obj.finalizers:
             # Before anything exists in AWS, so that nothing can be leaked by a deletion.
-            await self.writer.add_finalizer(obj)
+            self._absorb(await self.writer.add_finalizer(obj))
             obj = self.ctx.store.get(obj.ref) or obj
         return await reconciler.reconcile(self.ctx, obj)
 
@@ -244,10 +287,12 @@ class Controller:
         new_status = build_status(obj.status, outcome, obj.generation)
         patch = status_patch(obj.status, new_status)
         if patch is not None and not outcome.finalized:
-            await self.writer.patch_status(obj.ref, patch)
+            # The answer goes into the store at once: the next reconcile must not act on the status before it.
+            self._absorb(await self.writer.patch_status(obj.ref, patch))
         for record in outcome.events:
             await self.writer.post_event(obj, record)
         if outcome.finalized:
+            # Not absorbed: the object is going away, and its DELETED event may already have been handled.
             await self.writer.remove_finalizer(obj)
             return
         if outcome.requeue_after is not None:

@@ -45,8 +45,9 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.L
     # Resources are resolved by discovery; the operator need not list CRDs or namespaces cluster-wide.
     settings.scanning.disabled = True
     # A watch that stops delivering without closing is restarted (stalled-watch protection).
-    settings.watching.server_timeout = int(memo.get("watch_server_timeout", 300))
-    settings.watching.client_timeout = int(memo.get("watch_server_timeout", 300)) + 30
+    timeout = int(memo.get("watch_server_timeout", 300))
+    settings.watching.server_timeout = timeout
+    settings.watching.client_timeout = timeout + max(5, timeout // 10)
     settings.watching.connect_timeout = 30
     settings.posting.enabled = False  # the operator posts its own, deliberate events
     operator_settings: OperatorSettings = memo["settings"]
@@ -54,11 +55,14 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.L
     ctx = ReconcileContext(gateway=gateway, store=ObjectStore(), settings=operator_settings)
     controller = Controller(ctx, KubeWriter(load_client_configuration()), RECONCILERS,
                             workers=int(memo.get("workers", 8)))
+    namespaces: list[str | None] = list(memo.get("namespaces") or []) or [None]
+    primed = await controller.prime(namespaces)
     controller.start()
     memo["controller"] = controller
     memo["gateway"] = gateway
-    logger.info("sagemaker-operator started: cluster id %r, default region %r, resync every %.0f s",
-                operator_settings.cluster_id, operator_settings.default_region, operator_settings.resync_seconds)
+    logger.info("sagemaker-operator started: cluster id %r, default region %r, resync every %.0f s, %d objects",
+                operator_settings.cluster_id, operator_settings.default_region, operator_settings.resync_seconds,
+                primed)
 
 
 @kopf.on.cleanup()

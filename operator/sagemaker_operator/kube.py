@@ -46,28 +46,28 @@ class KubeWriter:
         self._objects = kubernetes.client.CustomObjectsApi(api_client)
         self._core = kubernetes.client.CoreV1Api(api_client)
 
-    async def patch_status(self, ref: ObjectRef, patch: dict[str, Any]) -> None:
-        """Merge-patch the status subresource."""
-        await self._call(ref, "status", functools.partial(
+    async def patch_status(self, ref: ObjectRef, patch: dict[str, Any]) -> dict[str, Any]:
+        """Merge-patch the status subresource; returns the object as the API server stored it."""
+        return await self._call(ref, "status", functools.partial(
             self._objects.patch_namespaced_custom_object_status, _content_type="application/merge-patch+json"),
                          GROUP, VERSION, ref.namespace, PLURALS[ref.kind], ref.name, {"status": patch})
 
-    async def add_finalizer(self, obj: KubeObject) -> None:
+    async def add_finalizer(self, obj: KubeObject) -> dict[str, Any]:
         """Add the operator's finalizer, so AWS resources are cleaned up before the object goes."""
-        await self._set_finalizers(obj, [*obj.finalizers, FINALIZER])
+        return await self._set_finalizers(obj, [*obj.finalizers, FINALIZER])
 
-    async def remove_finalizer(self, obj: KubeObject) -> None:
+    async def remove_finalizer(self, obj: KubeObject) -> dict[str, Any]:
         """Remove the operator's finalizer: the object may now disappear."""
-        await self._set_finalizers(obj, [f for f in obj.finalizers if f != FINALIZER])
+        return await self._set_finalizers(obj, [f for f in obj.finalizers if f != FINALIZER])
 
-    async def _set_finalizers(self, obj: KubeObject, finalizers: list[str]) -> None:
+    async def _set_finalizers(self, obj: KubeObject, finalizers: list[str]) -> dict[str, Any]:
         # A JSON patch guarded by resourceVersion: never drop a finalizer someone else added meanwhile.
         patch = [
             {"op": "test", "path": "/metadata/resourceVersion", "value": obj.resource_version},
             {"op": "replace" if obj.finalizers else "add", "path": "/metadata/finalizers", "value": finalizers},
         ]
         # A failed "test" answers 422: the object changed, which is a conflict like any other.
-        await self._call(obj.ref, "finalizers", functools.partial(
+        return await self._call(obj.ref, "finalizers", functools.partial(
             self._objects.patch_namespaced_custom_object, _content_type="application/json-patch+json"),
             GROUP, VERSION, obj.namespace, PLURALS[obj.kind], obj.name, patch, conflicts=(404, 409, 422))
 
@@ -90,11 +90,21 @@ class KubeWriter:
             logger.warning("could not post event %s for %s: %s", record.reason, obj.ref, error)
 
     async def _call(self, ref: ObjectRef, what: str, method: Any, *args: Any,
-                    conflicts: tuple[int, ...] = (404, 409)) -> None:
+                    conflicts: tuple[int, ...] = (404, 409)) -> dict[str, Any]:
         try:
-            await asyncio.to_thread(method, *args)
+            result: Any = await asyncio.to_thread(method, *args)
         except ApiException as error:
             if error.status in conflicts:
                 raise Conflict(f"{what} of {ref}: {error.status} {error.reason}") from error
             raise
         K8S_WRITES.labels(ref.kind, what).inc()
+        return result if isinstance(result, dict) else {}
+
+    async def list_objects(self, plural: str, namespace: str | None) -> list[dict[str, Any]]:
+        """Every object of one of the operator's kinds, in a namespace or cluster-wide (for the start-up fill)."""
+        if namespace:
+            listing: Any = await asyncio.to_thread(self._objects.list_namespaced_custom_object, GROUP, VERSION,
+                                                   namespace, plural)
+        else:
+            listing = await asyncio.to_thread(self._objects.list_cluster_custom_object, GROUP, VERSION, plural)
+        return list(listing.get("items", []))

@@ -69,7 +69,8 @@ def start_child(args: list[str], log_path: Path, env: dict[str, str] | None = No
     """Start a helper process that cannot outlive this one, with its output in ``log_path``.
 
     The child runs in its own session so that a Ctrl-C on the terminal reaches only the parent, which then
-    stops its children in order (kube-apiserver before etcd).
+    stops its children in order (kube-apiserver before etcd). The kernel sends the parent-death signal when the
+    *thread* that started the child exits: start long-lived children from a long-lived thread (the main one).
     """
     with log_path.open("ab") as log:
         return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,

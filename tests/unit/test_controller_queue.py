@@ -47,24 +47,43 @@ class Changes:
 
 
 class FakeWriter:
-    """Records the controller's writes in order."""
+    """Records the controller's writes in order, and answers them as the API server would: with the object as
+    stored after the write (here with the same resourceVersion, which the tests' own events then supersede)."""
 
-    def __init__(self, changes: Changes) -> None:
+    def __init__(self, changes: Changes, store: ObjectStore) -> None:
         self.log: list[tuple[str, ObjectRef, Any]] = []
         self.changes = changes
+        self.store = store
 
     def _record(self, what: str, ref: ObjectRef, item: Any) -> None:
         self.log.append((what, ref, item))
         self.changes.changed()
 
-    async def patch_status(self, ref: ObjectRef, patch: dict[str, Any]) -> None:
+    def _answer(self, ref: ObjectRef, *, status: Mapping[str, Any] | None = None,
+                finalizers: list[str] | None = None) -> dict[str, Any]:
+        obj = self.store.get(ref)
+        assert obj is not None, f"a write to {ref}, which is not in the store"
+        answer = body(obj.kind, obj.name, obj.spec, generation=obj.generation, annotations=obj.annotations,
+                      status={k: v for k, v in {**obj.status, **(status or {})}.items() if v is not None},
+                      finalizers=tuple(obj.finalizers if finalizers is None else finalizers),
+                      deleting=obj.deleting, namespace=obj.namespace, created=obj.created)
+        answer["metadata"]["resourceVersion"] = obj.resource_version
+        return answer
+
+    async def patch_status(self, ref: ObjectRef, patch: dict[str, Any]) -> dict[str, Any]:
         self._record("status", ref, patch)
+        return self._answer(ref, status=patch)
 
-    async def add_finalizer(self, obj: KubeObject) -> None:
+    async def add_finalizer(self, obj: KubeObject) -> dict[str, Any]:
         self._record("add_finalizer", obj.ref, None)
+        return self._answer(obj.ref, finalizers=[*obj.finalizers, FINALIZER])
 
-    async def remove_finalizer(self, obj: KubeObject) -> None:
+    async def remove_finalizer(self, obj: KubeObject) -> dict[str, Any]:
         self._record("remove_finalizer", obj.ref, None)
+        return self._answer(obj.ref, finalizers=[f for f in obj.finalizers if f != FINALIZER])
+
+    async def list_objects(self, plural: str, namespace: str | None) -> list[dict[str, Any]]:
+        return []
 
     async def post_event(self, obj: KubeObject, record: EventRecord) -> None:
         self._record("event", obj.ref, record.reason)
@@ -127,7 +146,7 @@ async def running(workers: int = 4, max_backoff: float = 0.05
     ctx = ReconcileContext(gateway=cast(SageMakerGateway, object()), store=ObjectStore(), settings=OperatorSettings())
     changes = Changes()
     recorder = Recorder(changes)
-    writer = FakeWriter(changes)
+    writer = FakeWriter(changes, ctx.store)
     kind = KindReconciler(reconcile=recorder.reconcile, finalize=recorder.finalize)
     controller = Controller(ctx, cast(KubeWriter, writer), {MODEL: kind, ENDPOINT_CONFIG: kind, ENDPOINT: kind},
                             workers=workers, max_backoff=max_backoff)
@@ -378,7 +397,9 @@ async def test_endpoint_change_wakes_old_and_new_config() -> None:
         await recorder.wait_for(lambda: recorder.runs(CONFIG_REF) == 1)
         controller.observe(body(ENDPOINT, "ep", {"endpointConfigRef": {"name": "cfg-2"}}, generation=2), "MODIFIED")
         await recorder.wait_for(lambda: recorder.runs(other) == 1 and recorder.runs(CONFIG_REF) == 2)
-        assert recorder.runs(endpoint) == 2
+        # Twice per generation: its own change, then the status its new config wrote in answer.
+        await recorder.wait_for(lambda: recorder.runs(endpoint) == 4)
+        assert recorder.runs(endpoint) == 4
 
 
 async def test_deleted_object_wakes_its_dependents_and_is_forgotten() -> None:

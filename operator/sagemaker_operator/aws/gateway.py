@@ -12,6 +12,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from botocore.exceptions import ClientError, CredentialRetrievalError
+
 from sagemaker_operator.aws.clients import AwsTarget, ClientFactory
 from sagemaker_operator.aws.errors import AwsFailure, FailureKind, classify
 from sagemaker_operator.metrics import AWS_CALL_SECONDS, AWS_CALLS
@@ -38,7 +40,7 @@ class SageMakerGateway:
         try:
             response: dict[str, Any] = await loop.run_in_executor(self._executor, lambda: method(**params))
         except Exception as error:  # classified below; anything unknown is re-raised by classify()
-            failure = classify(error, _api_name(client, operation))
+            failure = _assume_role_failure(error, target) or classify(error, _api_name(client, operation))
             AWS_CALLS.labels(service, failure.operation, failure.code).inc()
             raise failure from error
         finally:
@@ -94,6 +96,23 @@ class SageMakerGateway:
             await self.call(target, "add_tags", ResourceArn=arn,
                             Tags=[{"Key": k, "Value": v} for k, v in sorted(changed.items())])
         return bool(stale or changed)
+
+
+def _assume_role_failure(error: Exception, target: AwsTarget) -> AwsFailure | None:
+    """A failed AssumeRole behind a call (botocore assumes lazily, inside the call): a credentials problem of the
+    object's spec.assumeRoleArn, whatever code STS gave, so the status says which role could not be assumed."""
+    if target.role_arn is None:
+        return None
+    if isinstance(error, ClientError) and error.operation_name == "AssumeRole":
+        details = error.response.get("Error", {})
+        message = f"{details.get('Code', 'Error')}: {details.get('Message', '')}"
+    elif isinstance(error, CredentialRetrievalError):
+        message = str(error)
+    else:
+        return None
+    kind = FailureKind.ACCESS_DENIED if "AccessDenied" in message else FailureKind.CREDENTIALS
+    return AwsFailure(kind, "AssumeRoleFailed",
+                      f"cannot assume spec.assumeRoleArn {target.role_arn}: {message}", "AssumeRole")
 
 
 def _api_name(client: Any, operation: str) -> str:

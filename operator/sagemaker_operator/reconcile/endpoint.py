@@ -416,8 +416,10 @@ async def reconcile_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
             # SageMaker refuses some updates of scaled variants; the targets are registered again afterwards.
             await autoscaling.remove(ctx, target, recorded)
             scaling_status = None
+        created_arn: str | None = None
         if plan.action is not None:
-            await _execute(ctx, target, obj, plan.action)
+            response = await _execute(ctx, target, obj, plan.action)
+            created_arn = response.get("EndpointArn") if plan.action.kind is ActionKind.CREATE else None
         elif plan.state is State.READY:
             wanted = desired.scaling_digest if desired.scaling else _NO_SCALING
             if (scaling_status or {}).get("digest", _NO_SCALING) != wanted:
@@ -437,6 +439,9 @@ async def reconcile_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
         return failure_outcome(failure, f"reconciling endpoint {name}")
     outcome = _outcome(ctx, obj, desired, observed, plan, events, url, memory, target)
     outcome.fields["autoscaling"] = scaling_status
+    if created_arn:
+        # Known as ours from now on: the next pass needs no ListTags to check ownership.
+        outcome.fields["endpointArn"] = created_arn
     return outcome
 
 
@@ -482,16 +487,16 @@ def _outcome(ctx: ReconcileContext, obj: KubeObject, desired: EndpointDesired, o
                    requeue_after=requeue)
 
 
-async def _execute(ctx: ReconcileContext, target: AwsTarget, obj: KubeObject, action: Action) -> None:
+async def _execute(ctx: ReconcileContext, target: AwsTarget, obj: KubeObject, action: Action) -> dict[str, Any]:
     request = dict(action.request)
     if action.kind is ActionKind.CREATE:
-        await ctx.gateway.call(target, "create_endpoint", **request, Tags=as_aws_tags(ctx.tags(obj)))
-    elif action.kind is ActionKind.UPDATE:
-        await ctx.gateway.call(target, "update_endpoint", **request)
-    elif action.kind is ActionKind.UPDATE_WEIGHTS:
-        await ctx.gateway.call(target, "update_endpoint_weights_and_capacities", **request)
-    else:
-        await ctx.gateway.delete(target, "delete_endpoint", **request)
+        return await ctx.gateway.call(target, "create_endpoint", **request, Tags=as_aws_tags(ctx.tags(obj)))
+    if action.kind is ActionKind.UPDATE:
+        return await ctx.gateway.call(target, "update_endpoint", **request)
+    if action.kind is ActionKind.UPDATE_WEIGHTS:
+        return await ctx.gateway.call(target, "update_endpoint_weights_and_capacities", **request)
+    await ctx.gateway.delete(target, "delete_endpoint", **request)
+    return {}
 
 
 async def finalize_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:

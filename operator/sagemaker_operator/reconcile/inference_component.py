@@ -301,9 +301,11 @@ async def reconcile_inference_component(ctx: ReconcileContext, obj: KubeObject) 
             await ctx.gateway.set_tags(target, arn, tags, ctx.tags(obj))
         plan = plan_component(desired, observed, memory)
         recorded = list((scaling_status or {}).get("targets") or [])
+        created_arn: str | None = None
         if plan.action is ComponentAction.CREATE:
-            await ctx.gateway.call(target, "create_inference_component", **desired.create_request,
-                                   Tags=as_aws_tags(ctx.tags(obj)))
+            created = await ctx.gateway.call(target, "create_inference_component", **desired.create_request,
+                                             Tags=as_aws_tags(ctx.tags(obj)))
+            created_arn = created.get("InferenceComponentArn")
         elif plan.action is ComponentAction.UPDATE:
             await ctx.gateway.call(target, "update_inference_component", InferenceComponentName=name,
                                    **desired.update_request)
@@ -321,7 +323,10 @@ async def reconcile_inference_component(ctx: ReconcileContext, obj: KubeObject) 
                 scaling_status = {"digest": wanted, "targets": applied} if desired.scaling else None
     except AwsFailure as failure:
         return failure_outcome(failure, f"reconciling inference component {name}")
-    return _outcome(ctx, obj, desired, observed, plan, memory, scaling_status, events)
+    outcome = _outcome(ctx, obj, desired, observed, plan, memory, scaling_status, events)
+    if created_arn:
+        outcome.fields["inferenceComponentArn"] = created_arn
+    return outcome
 
 
 def _outcome(ctx: ReconcileContext, obj: KubeObject, desired: ComponentDesired, observed: Mapping[str, Any] | None,

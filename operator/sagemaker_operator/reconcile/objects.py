@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,25 +96,81 @@ def config_ref(endpoint_spec: Mapping[str, Any]) -> str | None:
     return str(ref["name"]) if ref.get("name") else None
 
 
+_INDICES = ("model-users", "config-users", "endpoint-components", "endpoint-claims", "models-in-use",
+            "configs-in-use")
+
+
+def _index_keys(obj: KubeObject) -> dict[str, set[Any]]:
+    """The keys under which ``obj`` is found in each reverse index."""
+    keys: dict[str, set[Any]] = {name: set() for name in _INDICES}
+    ns, spec, status = obj.namespace, obj.spec, obj.status
+    if obj.kind == ENDPOINT_CONFIG:
+        keys["model-users"] = {(ns, name) for name in model_refs(spec)}
+        keys["models-in-use"] = set(_literal_model_names(spec))
+        for revision in status.get("revisions") or ():
+            keys["models-in-use"].update(str(name) for name in revision.get("modelNames") or ())
+    elif obj.kind == INFERENCE_COMPONENT:
+        endpoint, model = component_refs(spec)
+        keys["model-users"] = {(ns, model)} if model else set()
+        keys["endpoint-components"] = {(ns, endpoint)} if endpoint else set()
+        keys["models-in-use"] = {str(name) for name in status.get("modelNames") or ()}
+    elif obj.kind == ENDPOINT:
+        config = config_ref(spec)
+        keys["config-users"] = {(ns, config)} if config else set()
+        keys["endpoint-claims"] = {str(spec.get("endpointName") or obj.name)}
+        keys["configs-in-use"] = {str(status[key]) for key in ("currentEndpointConfigName", "desiredEndpointConfigName")
+                                  if status.get(key)}
+        if spec.get("endpointConfigName"):
+            keys["configs-in-use"].add(str(spec["endpointConfigName"]))
+    return keys
+
+
 @dataclass
 class ObjectStore:
     """The latest snapshot of every watched custom resource, with reverse look-ups along references.
 
-    Fed by the watch handlers; read by the reconcilers. A scan per look-up is fast enough for thousands of objects
-    and cannot go stale the way a hand-maintained reverse index can.
+    Fed by the watch handlers; read by the reconcilers. Reverse indices are kept up to date on every put and
+    remove (each object's index keys are recomputed from its snapshot), so look-ups cost the size of their answer,
+    not the number of objects: with thousands of objects, scanning on every event and reconcile made the work grow
+    with the square of their number.
     """
 
     _objects: dict[ObjectRef, KubeObject] = field(default_factory=dict)
+    _by_kind: dict[str, dict[ObjectRef, KubeObject]] = field(default_factory=dict)
+    _keys: dict[ObjectRef, dict[str, set[Any]]] = field(default_factory=dict)
+    _index: dict[str, dict[Any, set[ObjectRef]]] = field(
+        default_factory=lambda: {name: {} for name in _INDICES})
 
     def put(self, obj: KubeObject) -> KubeObject | None:
         """Store ``obj``; return the snapshot it replaces."""
         previous = self._objects.get(obj.ref)
+        self._unindex(obj.ref)
         self._objects[obj.ref] = obj
+        self._by_kind.setdefault(obj.kind, {})[obj.ref] = obj
+        keys = _index_keys(obj)
+        self._keys[obj.ref] = keys
+        for name, values in keys.items():
+            for value in values:
+                self._index[name].setdefault(value, set()).add(obj.ref)
         return previous
 
     def remove(self, ref: ObjectRef) -> KubeObject | None:
         """Forget an object that is gone from the cluster."""
+        self._unindex(ref)
+        self._by_kind.get(ref.kind, {}).pop(ref, None)
         return self._objects.pop(ref, None)
+
+    def _unindex(self, ref: ObjectRef) -> None:
+        for name, values in self._keys.pop(ref, {}).items():
+            for value in values:
+                refs = self._index[name].get(value)
+                if refs is not None:
+                    refs.discard(ref)
+                    if not refs:
+                        del self._index[name][value]
+
+    def _lookup(self, index: str, key: Any, kind: str) -> list[KubeObject]:
+        return [self._objects[ref] for ref in sorted(self._index[index].get(key, ())) if ref.kind == kind]
 
     def get(self, ref: ObjectRef) -> KubeObject | None:
         """The latest snapshot of ``ref``, if it exists."""
@@ -122,52 +178,38 @@ class ObjectStore:
 
     def of_kind(self, kind: str, namespace: str | None = None) -> list[KubeObject]:
         """Every object of a kind, optionally in one namespace."""
-        return [obj for ref, obj in self._objects.items()
-                if ref.kind == kind and (namespace is None or ref.namespace == namespace)]
+        objects = self._by_kind.get(kind, {}).values()
+        return [obj for obj in objects if namespace is None or obj.namespace == namespace]
 
     def configs_referencing_model(self, namespace: str, model: str) -> list[KubeObject]:
         """SageMakerEndpointConfigs in ``namespace`` whose variants reference SageMakerModel ``model``."""
-        return [c for c in self.of_kind(ENDPOINT_CONFIG, namespace) if model in set(model_refs(c.spec))]
+        return self._lookup("model-users", (namespace, model), ENDPOINT_CONFIG)
 
     def endpoints_referencing_config(self, namespace: str, config: str) -> list[KubeObject]:
         """SageMakerEndpoints in ``namespace`` that reference SageMakerEndpointConfig ``config``."""
-        return [e for e in self.of_kind(ENDPOINT, namespace) if config_ref(e.spec) == config]
+        return self._lookup("config-users", (namespace, config), ENDPOINT)
 
     def components_on_endpoint(self, namespace: str, endpoint: str) -> list[KubeObject]:
         """SageMakerInferenceComponents in ``namespace`` that reference SageMakerEndpoint ``endpoint``."""
-        return [c for c in self.of_kind(INFERENCE_COMPONENT, namespace) if component_refs(c.spec)[0] == endpoint]
+        return self._lookup("endpoint-components", (namespace, endpoint), INFERENCE_COMPONENT)
 
     def components_using_model(self, namespace: str, model: str) -> list[KubeObject]:
         """SageMakerInferenceComponents in ``namespace`` that reference SageMakerModel ``model``."""
-        return [c for c in self.of_kind(INFERENCE_COMPONENT, namespace) if component_refs(c.spec)[1] == model]
+        return self._lookup("model-users", (namespace, model), INFERENCE_COMPONENT)
 
     def endpoints_claiming(self, region: str, endpoint_name: str, default_region: str) -> list[KubeObject]:
         """SageMakerEndpoints (any namespace) whose AWS endpoint is ``endpoint_name`` in ``region``."""
-        return [e for e in self.of_kind(ENDPOINT)
-                if str(e.spec.get("endpointName") or e.name) == endpoint_name
-                and str(e.spec.get("region") or default_region) == region]
+        return [e for e in self._lookup("endpoint-claims", endpoint_name, ENDPOINT)
+                if str(e.spec.get("region") or default_region) == region]
 
-    def aws_models_in_use(self) -> set[str]:
-        """AWS model names referenced by any AWS endpoint config revision that a SageMakerEndpointConfig keeps."""
-        names: set[str] = set()
-        for config in self.of_kind(ENDPOINT_CONFIG):
-            for revision in config.status.get("revisions") or ():
-                names.update(revision.get("modelNames") or ())
-            names.update(_literal_model_names(config.spec))
-        for component in self.of_kind(INFERENCE_COMPONENT):
-            names.update(component.status.get("modelNames") or ())
-        return names
+    def aws_models_in_use(self) -> Collection[str]:
+        """AWS model names referenced by an AWS endpoint config revision that a SageMakerEndpointConfig keeps, by a
+        literal modelName, or by an inference component."""
+        return self._index["models-in-use"].keys()
 
-    def aws_configs_in_use(self) -> set[str]:
+    def aws_configs_in_use(self) -> Collection[str]:
         """AWS endpoint config names an endpoint runs on, is moving to, or is asked to use."""
-        names: set[str] = set()
-        for endpoint in self.of_kind(ENDPOINT):
-            for key in ("currentEndpointConfigName", "desiredEndpointConfigName"):
-                if endpoint.status.get(key):
-                    names.add(str(endpoint.status[key]))
-            if endpoint.spec.get("endpointConfigName"):
-                names.add(str(endpoint.spec["endpointConfigName"]))
-        return names
+        return self._index["configs-in-use"].keys()
 
 
 def _literal_model_names(config_spec: Mapping[str, Any]) -> Iterator[str]:
