@@ -141,6 +141,13 @@ class AdminClient:
         result: dict[str, float] = self._call("GET", "durations")
         return result
 
+    def set_quota(self, kind: str, limit: int | None, region: str | None = None) -> list[dict[str, Any]]:
+        """Allow at most ``limit`` resources of ``kind`` (``model``, ``endpoint-config``, ``endpoint``,
+        ``inference-component``) per account, in ``region`` or everywhere; creating one more fails with
+        ResourceLimitExceeded as AWS's service quotas do. ``None`` removes the quota."""
+        result: list[dict[str, Any]] = self._call("POST", "quotas", {"kind": kind, "limit": limit, "region": region})
+        return result
+
     def set_durations(
         self, create: float | None = None, update: float | None = None, delete: float | None = None
     ) -> dict[str, float]:

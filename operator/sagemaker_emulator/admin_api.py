@@ -229,6 +229,18 @@ async def handle_admin(emulator: Emulator, request: web.Request) -> web.Response
         elif method == "DELETE":
             store.triggers.clear()
         return web.json_response([asdict(t) for t in store.triggers])
+    if path == "quotas":
+        if method in ("POST", "PUT"):
+            kind, region, limit = body.get("kind"), str(body.get("region") or "*"), body.get("limit")
+            if not isinstance(kind, str) or not kind:
+                return _bad("kind is required (model, endpoint-config, endpoint, inference-component)")
+            if limit is None:
+                store.quotas.pop((kind, region), None)
+            elif not isinstance(limit, int) or limit < 0:
+                return _bad("limit must be a non-negative integer, or null to remove the quota")
+            else:
+                store.quotas[(kind, region)] = limit
+        return web.json_response([{"kind": k, "region": r, "limit": n} for (k, r), n in sorted(store.quotas.items())])
     if path == "durations":
         if method in ("POST", "PUT"):
             for key in ("create", "update", "delete"):

@@ -456,6 +456,16 @@ class SageMakerService:
         return validation_error(f'Cannot create already existing {KIND_LABEL[kind]} "{self.arn(ctx, kind, name)}".')
 
     def _new(self, ctx: RequestContext, cls: type[Any], kind: str, name: str, **fields: Any) -> Any:
+        limit = self.store.quotas.get((kind, ctx.region), self.store.quotas.get((kind, "*")))
+        if limit is not None:
+            used = len(self.store.bucket(ctx.account, ctx.region, kind))
+            if used + 1 > limit:
+                noun = kind.replace("-", " ")
+                raise AwsError(
+                    "ResourceLimitExceeded",
+                    f"The account-level service limit 'Number of {noun}s' is {limit} {noun}s, with current "
+                    f"utilization of {used} {noun}s and a request delta of 1 {noun}s. Please use AWS Service Quotas "
+                    "to request an increase for this quota.")
         t = now()
         return cls(
             kind=kind,

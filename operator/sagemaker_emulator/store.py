@@ -154,10 +154,13 @@ class Store:
         self.triggers: list[FailureTrigger] = []
         # (account, region, kind, key) of resources with a deployment that may still roll back.
         self.in_flight: set[tuple[str, str, str, str]] = set()
+        # Service quotas set through the admin API: (kind, region or "*") -> how many may exist per account.
+        self.quotas: dict[tuple[str, str], int] = {}
 
     def reset(self) -> None:
         """Forget everything (admin reset)."""
         self._data.clear()
+        self.quotas.clear()
         self.alarms.clear()
         self.triggers.clear()
         self.in_flight.clear()

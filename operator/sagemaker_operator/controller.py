@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sagemaker_operator.kube import Conflict, KubeWriter
+from sagemaker_operator.kube import Conflict, KubeUnavailable, KubeWriter
 from sagemaker_operator.metrics import ENDPOINTS_BY_STATUS, QUEUE_DEPTH, RECONCILE_SECONDS, RECONCILES
 from sagemaker_operator.reconcile.context import ReconcileContext
 from sagemaker_operator.reconcile.failures import RetryLater
@@ -256,6 +256,12 @@ class Controller:
             logger.debug("conflict on %s: %s", ref, conflict)
             result = "conflict"
             self.enqueue(ref, 1.0)
+        except KubeUnavailable as unavailable:
+            result = "kube-unavailable"
+            delay = self._backoff(ref)
+            logger.warning("%s: the Kubernetes API did not take a write (%s); retrying in %.0f s", ref, unavailable,
+                           delay)
+            self.enqueue(ref, delay)
         except RetryLater as retry:
             result = "retry"
             delay = self._backoff(ref)

@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import kubernetes
+import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from sagemaker_operator.metrics import K8S_WRITES
@@ -22,6 +23,13 @@ from sagemaker_operator.status import EventRecord
 
 logger = logging.getLogger(__name__)
 COMPONENT = "sagemaker-operator"
+
+
+WRITE_TIMEOUT = (5.0, 15.0)  # seconds to connect, seconds to answer
+
+
+class KubeUnavailable(Exception):
+    """The API server did not answer a write in time (or the connection broke): retried with backoff."""
 
 
 class Conflict(Exception):
@@ -86,17 +94,21 @@ class KubeWriter:
         )
         try:
             await self._call(obj.ref, "event", self._core.create_namespaced_event, obj.namespace, body)
-        except (Conflict, ApiException) as error:
+        except (Conflict, KubeUnavailable, ApiException) as error:
             logger.warning("could not post event %s for %s: %s", record.reason, obj.ref, error)
 
     async def _call(self, ref: ObjectRef, what: str, method: Any, *args: Any,
                     conflicts: tuple[int, ...] = (404, 409)) -> dict[str, Any]:
         try:
-            result: Any = await asyncio.to_thread(method, *args)
+            # A deadline on every write: a connection that stops answering (a half-dead load balancer) must not
+            # hold a worker forever.
+            result: Any = await asyncio.to_thread(method, *args, _request_timeout=WRITE_TIMEOUT)
         except ApiException as error:
             if error.status in conflicts:
                 raise Conflict(f"{what} of {ref}: {error.status} {error.reason}") from error
             raise
+        except urllib3.exceptions.HTTPError as error:
+            raise KubeUnavailable(f"{what} of {ref}: {type(error).__name__}: {error}") from error
         K8S_WRITES.labels(ref.kind, what).inc()
         return result if isinstance(result, dict) else {}
 

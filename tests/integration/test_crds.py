@@ -149,7 +149,7 @@ BAD: list[tuple[str, Kind, Mutation, str]] = [
      "spec.shadowProductionVariants[0]"),
     ("tag-value-too-long", MODEL, _set("tags.team", "x" * 257), "spec.tags.team"),
     ("tag-value-bad-character", MODEL, _set("tags.team", "a#b"), "spec.tags.team"),
-    ("too-many-tags", MODEL, _set("tags", {f"k{i}": "v" for i in range(51)}), "spec.tags"),
+    ("too-many-tags", MODEL, _set("tags", {f"k{i}": "v" for i in range(46)}), "spec.tags"),
     ("bad-assumeRoleArn", ENDPOINT, _set("assumeRoleArn", "role/x"), "spec.assumeRoleArn"),
     ("modelRef-not-an-object-name", ENDPOINT_CONFIG, _set("productionVariants[0].modelRef.name", "My_Model"),
      "spec.productionVariants[0].modelRef.name"),

@@ -29,7 +29,8 @@ OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
 ROLE_ARN_PATTERN = r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$"
 TAG_VALUE_PATTERN = r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$"
-MAX_TAGS = 50
+# AWS allows 50 tags per resource; the operator adds its five sagemaker.operator.dev/* ownership tags.
+MAX_TAGS = 45
 
 
 def object_ref(kind: str, what: str) -> Schema:
@@ -74,7 +75,8 @@ COMMON_FIELDS: dict[str, Schema] = {
     "tags": {
         "type": "object", "maxProperties": MAX_TAGS,
         "additionalProperties": {"type": "string", "maxLength": 256, "pattern": TAG_VALUE_PATTERN},
-        "description": "AWS tags of the resource, as key: value (at most 50; values up to 256 characters). Keys "
+        "description": "AWS tags of the resource, as key: value (at most 45: AWS allows 50 and the operator adds 5 "
+                       "ownership tags; values up to 256 characters). Keys "
                        "(1-128 characters, not starting with aws:) are checked by the operator, since the API server "
                        "cannot check map keys. The operator adds its own sagemaker.operator.dev/* tags.",
     },

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sagemaker_operator.api.kinds import tag_key_problems
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.reconcile.objects import KubeObject, ObjectRef, ObjectStore
@@ -50,7 +51,10 @@ class ReconcileContext:
     _poll_attempts: dict[ObjectRef, int] = field(default_factory=dict)
 
     def target(self, obj: KubeObject) -> AwsTarget:
-        """The region and role of an object's AWS resources."""
+        """The region and role of an object's AWS resources; checks the common fields the API server cannot."""
+        problems = tag_key_problems({str(k): str(v) for k, v in (obj.spec.get("tags") or {}).items()})
+        if problems:
+            raise SpecProblem("spec.tags: " + "; ".join(problems))
         region = obj.spec.get("region") or self.settings.default_region
         if not region:
             raise SpecProblem("spec.region is not set and the operator has no default region (--region)")

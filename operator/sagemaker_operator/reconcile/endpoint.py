@@ -287,8 +287,9 @@ def resolve_endpoint(ctx: ReconcileContext, obj: KubeObject) -> EndpointDesired:
               if e.ref != obj.ref and not e.deleting]
     first = min([obj, *rivals], key=lambda e: (e.created, e.namespace, e.name))
     if first is not obj:
-        raise SpecProblem(f"endpoint name {name!r} is already claimed by SageMakerEndpoint "
-                          f"{first.namespace}/{first.name}")
+        where = "spec.endpointName" if spec.get("endpointName") else "metadata.name (the default endpoint name)"
+        raise SpecProblem(f"{where}: endpoint name {name!r} is already claimed by SageMakerEndpoint "
+                          f"{first.namespace}/{first.name}; set another spec.endpointName")
     ref_name = (spec.get("endpointConfigRef") or {}).get("name")
     literal = spec.get("endpointConfigName")
     if bool(ref_name) == bool(literal):

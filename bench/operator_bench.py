@@ -1,0 +1,566 @@
+"""Benchmark the operator at scale: convergence, steady state, rolling change, restart and memory for N endpoints.
+
+Usage (from the repository root)::
+
+    .venv/bin/python -m bench.operator_bench --endpoints 100,500,1000 [--repeat 3] [--out DIR] [--profile]
+
+Each run (one N, one repetition) starts a fresh stack as separate processes: etcd + kube-apiserver on loopback,
+the SageMaker emulator (``--create-seconds``, ``--update-seconds``; ``--latency-ms`` injected on every AWS call
+through its admin API) and ``sagemaker-operator run``. It applies N models, N endpoint configs and N endpoints
+(each endpoint its own model and config), then measures in this order:
+
+1. convergence: apply to every endpoint Ready; AWS calls per endpoint by operation (emulator counters);
+   Kubernetes writes per object (the operator's ``sagemaker_operator_kubernetes_writes_total``);
+2. restart: SIGKILL the operator with N Ready endpoints, start it again; AWS calls (in 5 s buckets) and Kubernetes
+   writes in its first ``--restart-seconds``; objects whose resourceVersion / generation changed (API server);
+3. steady state: an idle window of ``--steady-seconds``: AWS calls per endpoint per minute, operator CPU;
+4. rolling change: every model's image changed at once while a probe invokes a sample of endpoints; time until
+   every endpoint is InService on its new config, apply-to-UpdateEndpoint latency, failed invocations;
+5. memory: the operator's peak RSS (``VmHWM``) over both of its processes.
+
+Steady state runs at a shortened ``--resync-seconds`` (default 60) so that a window of minutes holds several
+drift-check rounds; the per-minute rate is also reported projected to the operator's default resync (300 s), as
+the rate scales with 1/resync. Writes ``report.json`` and ``chart.png`` into ``--out`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make `bench` and `tests` importable
+    sys.path.insert(0, str(ROOT))
+
+import kubernetes  # noqa: E402
+from kubernetes.client import ApiClient  # noqa: E402
+
+from bench.kubeload import EndpointWatch, Objects, Probe, Timed, bulk, manifest, names  # noqa: E402
+from bench.stack import Stack, cpu_seconds, proc_status_kb, wait_until  # noqa: E402
+
+NAMESPACE = "bench"
+KINDS = ("SageMakerModel", "SageMakerEndpointConfig", "SageMakerEndpoint")
+DEFAULT_RESYNC = 300.0
+ACK_CALLS_PER_MINUTE = 2.0
+INVOKE = "InvokeEndpoint"
+
+
+@dataclass
+class BenchConfig:
+    """Everything a run depends on besides N."""
+
+    create_seconds: float = 5.0
+    update_seconds: float = 5.0
+    latency_ms: float = 30.0
+    resync_seconds: float = 60.0
+    tag_check_every: int = 12
+    restart_seconds: float = 60.0
+    steady_seconds: float = 120.0
+    rolling: bool = True
+    apply_workers: int = 8
+    probe_endpoints: int = 20
+    single_changes: int = 20
+    converge_timeout: float = 900.0
+    rolling_timeout: float = 900.0
+    operator_args: list[str] = field(default_factory=list)
+    profile: bool = False
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) by nearest rank; NaN for no samples."""
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100.0 * len(ordered)) - 1))]
+
+
+def _client(kubeconfig: Path, pool: int) -> ApiClient:
+    configuration = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    configuration.connection_pool_maxsize = pool
+    return ApiClient(configuration)
+
+
+def _operator_calls(counters: Mapping[str, Any]) -> dict[str, int]:
+    """AWS calls by operation from the emulator's counters, without the probe's invocations."""
+    operations = counters.get("operations") or {}
+    return {str(op): int(n) for op, n in sorted(operations.items()) if op != INVOKE}
+
+
+def _per(values: Mapping[str, float], divisor: float) -> dict[str, float]:
+    return {k: round(v / divisor, 3) for k, v in values.items()}
+
+
+def _diff(after: Mapping[str, float], before: Mapping[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0.0) for k, v in after.items() if v - before.get(k, 0.0)}
+
+
+def _is_write(operation: str) -> bool:
+    return not operation.startswith(("Describe", "List", "Get"))
+
+
+class CpuMeter:
+    """CPU seconds of the stack's processes (from /proc) and of the harness itself between two readings."""
+
+    def __init__(self, pids: Mapping[str, int]) -> None:
+        self.pids = dict(pids)
+        self.start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.harness = self._harness()
+        self.wall = time.monotonic()
+
+    @staticmethod
+    def _harness() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def read(self) -> dict[str, float]:
+        """CPU seconds used since the meter was made, per process, plus ``harness`` and ``wall``."""
+        used = {name: round(cpu_seconds(pid) - self.start[name], 2) for name, pid in self.pids.items()}
+        used["harness"] = round(self._harness() - self.harness, 2)
+        used["wall"] = round(time.monotonic() - self.wall, 2)
+        return used
+
+
+def _operator_args(config: BenchConfig) -> list[str]:
+    return ["--resync-seconds", str(config.resync_seconds), "--tag-check-every", str(config.tag_check_every),
+            *config.operator_args]
+
+
+def _profile_start(stack: Stack, config: BenchConfig, out: Path) -> Any:
+    if not config.profile or stack.operator is None:
+        return None
+    return stack.start_profiler(stack.operator.pid, out)
+
+
+def _profile_stop(stack: Stack, handle: Any, out: Path) -> dict[str, Any] | None:
+    if handle is None:
+        return None
+    stack.stop_profiler(handle)
+    from bench.profile_summary import summarize
+
+    return summarize(out) if out.exists() else None
+
+
+def converge(stack: Stack, objects: Objects, watch: EndpointWatch, config: BenchConfig, count: int,
+             workdir: Path) -> dict[str, Any]:
+    """Apply N triples of objects and wait until every endpoint is Ready."""
+    assert stack.operator is not None
+    all_names = names(count)
+    stack.admin.reset_counters()
+    meter = CpuMeter(stack.pids())
+    profiler = _profile_start(stack, config, workdir / "profile-convergence.txt")
+    bodies = [manifest(kind, name) for name in all_names for kind in KINDS]
+    applied_from = time.time()
+    timings = bulk(objects.create, bodies, config.apply_workers)
+    applied_until = time.time()
+    apply_cpu = meter.read()
+    wait_until(lambda: len(watch.ready_times(all_names)) == count, timeout=config.converge_timeout,
+               what=f"{count} endpoints to be Ready", interval=0.5)
+    ready = watch.ready_times(all_names)
+    cpu = meter.read()
+    profile = _profile_stop(stack, profiler, workdir / "profile-convergence.txt")
+    endpoint_applied = {name: timings[3 * i + 2].sent for i, name in enumerate(all_names)}
+    each = [ready[name] - endpoint_applied[name] for name in all_names]
+    calls = _operator_calls(stack.admin.counters())
+    writes = stack.operator.kube_writes()
+    return {
+        "seconds": round(max(ready.values()) - applied_from, 2),
+        "endpoint_ready_seconds": {"p50": round(percentile(each, 50), 2), "p95": round(percentile(each, 95), 2),
+                                   "max": round(max(each), 2)},
+        "apply": {"objects": len(bodies), "seconds": round(applied_until - applied_from, 2),
+                  "objects_per_second": round(len(bodies) / max(applied_until - applied_from, 1e-6), 1),
+                  "harness_cpu_seconds": apply_cpu["harness"],
+                  "request_ms_p50": round(percentile([(t.done - t.sent) * 1000 for t in timings], 50), 1)},
+        "aws_calls": calls,
+        "aws_calls_per_endpoint": _per(calls, count),
+        "aws_calls_per_endpoint_total": round(sum(calls.values()) / count, 3),
+        "kube_writes": writes,
+        "kube_writes_per_object": _per(writes, count),
+        "cpu_seconds": cpu,
+        "operator_peak_rss_mb": round(proc_status_kb(stack.operator.pid, "VmHWM") / 1024, 1),
+        "profile": profile,
+    }
+
+
+def restart(stack: Stack, objects: Objects, watch: EndpointWatch, config: BenchConfig, count: int
+            ) -> dict[str, Any]:
+    """Kill the operator with N Ready endpoints and measure what the new process does in its first window."""
+    assert stack.operator is not None
+    peak_before = proc_status_kb(stack.operator.pid, "VmHWM")
+    before = {kind: objects.versions(kind) for kind in KINDS}
+    flaps_before = len(watch.flaps)
+    stack.kill_operator()
+    stack.admin.reset_counters()
+    operator = stack.start_operator(NAMESPACE, _operator_args(config), "operator-2.log")
+    meter = CpuMeter(stack.pids())
+    started = operator.started
+    series: list[dict[str, Any]] = []
+    bucket = 5.0
+    mark = started + bucket
+    while mark <= started + config.restart_seconds + 1e-6:
+        time.sleep(max(0.0, mark - time.time()))
+        series.append({"t": round(mark - started, 1), "calls": _operator_calls(stack.admin.counters())})
+        mark += bucket
+    calls = series[-1]["calls"] if series else {}
+    writes = operator.kube_writes()
+    after = {kind: objects.versions(kind) for kind in KINDS}
+    changed = {kind: sum(1 for name, (rv, _) in after[kind].items() if before[kind].get(name, ("", 0))[0] != rv)
+               for kind in KINDS}
+    spec_changed = {kind: sum(1 for name, (_, gen) in after[kind].items() if before[kind].get(name, ("", 0))[1] != gen)
+                    for kind in KINDS}
+    flaps = watch.flaps[flaps_before:]
+    describes = [sum(v for op, v in point["calls"].items() if op == "DescribeEndpoint") for point in series]
+    per_bucket = [b - a for a, b in zip([0, *describes[:-1]], describes, strict=True)]
+    return {
+        "window_seconds": config.restart_seconds,
+        "aws_calls": calls,
+        "aws_writes": sum(v for op, v in calls.items() if _is_write(op)),
+        "describes_per_endpoint": round(sum(v for op, v in calls.items() if op.startswith("Describe")) / count, 3),
+        "describe_endpoint_per_5s": per_bucket,
+        "kube_writes": writes,
+        "objects_written": changed,
+        "spec_writes": sum(spec_changed.values()),
+        "endpoints_flapped": len({name for _, name, _ in flaps}),
+        "flap_reasons": sorted({reason for _, _, reason in flaps}),
+        "cpu_seconds": meter.read(),
+        "first_process_peak_rss_mb": round(peak_before / 1024, 1),
+    }
+
+
+def steady(stack: Stack, config: BenchConfig, count: int) -> dict[str, Any]:
+    """An idle window: AWS calls per endpoint per minute and operator CPU."""
+    assert stack.operator is not None
+    stack.admin.reset_counters()
+    writes_before = stack.operator.kube_writes()
+    meter = CpuMeter(stack.pids())
+    time.sleep(config.steady_seconds)
+    cpu = meter.read()
+    calls = _operator_calls(stack.admin.counters())
+    minutes = cpu["wall"] / 60.0
+    per_minute = sum(calls.values()) / count / minutes
+    return {
+        "window_seconds": cpu["wall"],
+        "resync_seconds": config.resync_seconds,
+        "aws_calls": calls,
+        "aws_writes": sum(v for op, v in calls.items() if _is_write(op)),
+        "calls_per_endpoint_per_minute": round(per_minute, 4),
+        "calls_per_endpoint_per_minute_at_default_resync": round(per_minute * config.resync_seconds / DEFAULT_RESYNC,
+                                                                 4),
+        "kube_writes": _diff(stack.operator.kube_writes(), writes_before),
+        "cpu_seconds": cpu,
+        "operator_cpu_seconds_per_minute": round(cpu["operator"] / minutes, 3),
+        "operator_cpu_percent": round(100.0 * cpu["operator"] / cpu["wall"], 2),
+        "operator_rss_mb": round(proc_status_kb(stack.operator.pid, "VmRSS") / 1024, 1),
+    }
+
+
+def _epoch(stamp: str) -> float | None:
+    try:
+        return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def rolling(stack: Stack, objects: Objects, watch: EndpointWatch, config: BenchConfig, count: int,
+            workdir: Path) -> dict[str, Any]:
+    """Change every model's image at once; follow every endpoint to InService on its new config."""
+    assert stack.operator is not None
+    all_names = names(count)
+    old, _ = watch.snapshot()
+    sample = all_names[:: max(1, count // max(1, config.probe_endpoints))][: config.probe_endpoints]
+    probe = Probe(stack.emulator_url, sample)
+    probe.start()
+    time.sleep(1.0)  # the probe is running before the change
+    stack.admin.reset_counters()
+    writes_before = stack.operator.kube_writes()
+    meter = CpuMeter(stack.pids())
+    profiler = _profile_start(stack, config, workdir / "profile-rolling.txt")
+    changed_from = time.time()
+    timings: list[Timed] = bulk(lambda name: objects.set_image(name, 2), all_names, config.apply_workers)
+    try:
+        wait_until(lambda: len(watch.ready_times(all_names, excluding=old)) == count,
+                   timeout=config.rolling_timeout, what=f"{count} endpoints to be InService on their new config",
+                   interval=0.5)
+    finally:
+        time.sleep(1.0)
+        probe.stop()
+    cpu = meter.read()
+    profile = _profile_stop(stack, profiler, workdir / "profile-rolling.txt")
+    done = watch.ready_times(all_names, excluding=old)
+    observed, stamped = [], []
+    for name, timing in zip(all_names, timings, strict=True):
+        for (endpoint, target), seen in list(watch.update_seen.items()):
+            if endpoint == name and target != old.get(name):
+                observed.append(seen - timing.sent)
+                started_at = _epoch(watch.update_started_at.get((endpoint, target), ""))
+                if started_at is not None:
+                    stamped.append(max(0.0, started_at - int(timing.sent)))
+    calls = _operator_calls(stack.admin.counters())
+    writes = _diff(stack.operator.kube_writes(), writes_before)
+    return {
+        "seconds": round(max(done.values()) - changed_from, 2),
+        "apply_seconds": round(max(t.done for t in timings) - changed_from, 2),
+        "update_latency_seconds": {"p50": round(percentile(observed, 50), 2),
+                                   "p95": round(percentile(observed, 95), 2),
+                                   "max": round(max(observed, default=float("nan")), 2), "samples": len(observed)},
+        "update_latency_from_started_at": {"p50": round(percentile(stamped, 50), 2),
+                                           "p95": round(percentile(stamped, 95), 2)},
+        "probe": {"endpoints": len(sample), "ok": probe.ok, "failed": probe.failed, "failures": probe.failures},
+        "failed_invocations": probe.failed,
+        "aws_calls": calls,
+        "aws_calls_per_endpoint": _per(calls, count),
+        "kube_writes": writes,
+        "kube_writes_per_object": _per(writes, count),
+        "cpu_seconds": cpu,
+        "operator_peak_rss_mb": round(proc_status_kb(stack.operator.pid, "VmHWM") / 1024, 1),
+        "profile": profile,
+    }
+
+
+def single_changes(objects: Objects, watch: EndpointWatch, config: BenchConfig, count: int) -> dict[str, Any]:
+    """Models changed one at a time, with N endpoints present: the latency a team sees for its own change.
+
+    Each change waits for the previous endpoint to be Ready on its new config, so the figure is the chain's own
+    latency (model -> config -> UpdateEndpoint), not a queue of N changes made at the same moment.
+    """
+    all_names = names(count)
+    sample = all_names[:: max(1, count // max(1, config.single_changes))][: config.single_changes]
+    latencies: list[float] = []
+    for name in sample:
+        before, _ = watch.snapshot()
+        sent = time.time()
+        objects.set_image(name, 3)
+
+        def update_seen(name: str = name, before: dict[str, str] = before, sent: float = sent) -> float | None:
+            for (endpoint, target), seen in list(watch.update_seen.items()):
+                if endpoint == name and target != before.get(name) and seen >= sent:
+                    return seen
+            return None
+
+        latencies.append(wait_until(update_seen, timeout=120, what=f"UpdateEndpoint of {name}", interval=0.02) - sent)
+        wait_until(lambda name=name, before=before: watch.ready_times([name], excluding=before), timeout=120,
+                   what=f"{name} to be Ready on its new config", interval=0.1)
+    return {"p50": round(percentile(latencies, 50), 2), "p95": round(percentile(latencies, 95), 2),
+            "max": round(max(latencies, default=float("nan")), 2), "samples": len(latencies)}
+
+
+def run_once(config: BenchConfig, count: int, workdir: Path,
+             log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+    """One complete run at N = ``count`` on a fresh stack; every process is stopped before it returns."""
+    from tests.crd_helpers import apply_crds
+
+    result: dict[str, Any] = {"endpoints": count}
+    started = time.monotonic()
+    with Stack(workdir, config.create_seconds, config.update_seconds, config.latency_ms) as stack:
+        client = _client(stack.cluster.kubeconfig_path, pool=max(16, config.apply_workers * 2))
+        watch = EndpointWatch(client, NAMESPACE)
+        try:
+            apply_crds(client)
+            objects = Objects(client, NAMESPACE)
+            objects.create_namespace()
+            stack.start_operator(NAMESPACE, _operator_args(config), "operator-1.log")
+            watch.start()
+            log(f"N={count}: stack up in {time.monotonic() - started:.1f} s; applying {3 * count} objects")
+            result["convergence"] = converge(stack, objects, watch, config, count, workdir)
+            log(f"N={count}: converged in {result['convergence']['seconds']} s; restarting the operator")
+            result["restart"] = restart(stack, objects, watch, config, count)
+            log(f"N={count}: restart window done; steady window of {config.steady_seconds:.0f} s")
+            result["steady"] = steady(stack, config, count)
+            if config.single_changes:
+                log(f"N={count}: {config.single_changes} single model changes, one at a time")
+                result["single_change_latency_seconds"] = single_changes(objects, watch, config, count)
+            if config.rolling:
+                log(f"N={count}: rolling change of every model image")
+                result["rolling"] = rolling(stack, objects, watch, config, count, workdir)
+                log(f"N={count}: rolling change done in {result['rolling']['seconds']} s")
+            peaks = [result["convergence"]["operator_peak_rss_mb"], result["restart"]["first_process_peak_rss_mb"]]
+            if stack.operator is not None:
+                peaks.append(round(proc_status_kb(stack.operator.pid, "VmHWM") / 1024, 1))
+            result["operator_peak_rss_mb"] = max(peaks)
+            result["watch"] = {"events": watch.events, "error": watch.error}
+        finally:
+            watch.stop()
+            client.close()
+    result["wall_seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def median_of(runs: Sequence[Any]) -> Any:
+    """The element-wise median of repeated results (numbers: median; dicts: per key; anything else: the first)."""
+    first = runs[0]
+    if isinstance(first, bool) or not runs:
+        return first
+    if isinstance(first, int | float):
+        values = [r for r in runs if isinstance(r, int | float)]
+        return round(statistics.median(values), 4) if values else first
+    if isinstance(first, dict):
+        keys = [k for k in first if all(isinstance(r, dict) and k in r for r in runs)]
+        return {k: median_of([r[k] for r in runs]) for k in keys}
+    return first
+
+
+_ABBREVIATIONS = {"CreateModel": "CM", "CreateEndpointConfig": "CEC", "CreateEndpoint": "CE",
+                  "DescribeEndpoint": "DE", "DescribeModel": "DM", "DescribeEndpointConfig": "DEC", "ListTags": "LT",
+                  "UpdateEndpoint": "UE", "AddTags": "AT", "DeleteTags": "DT", "DeleteModel": "DelM",
+                  "DeleteEndpointConfig": "DelEC"}
+
+
+def _ops(per_endpoint: Mapping[str, float]) -> str:
+    return " ".join(f"{_ABBREVIATIONS.get(op, op)} {v:g}" for op, v in per_endpoint.items())
+
+
+def print_table(summary: Mapping[int, Mapping[str, Any]]) -> None:
+    """The summary as a rich table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="sagemaker-operator benchmark (medians)", show_lines=True)
+    for column in ("N", "converge s", "AWS calls / endpoint (convergence)", "k8s writes / obj",
+                   "steady calls/ep/min (@resync → @300 s)", "op CPU % steady", "one change→Update p50/p95 s",
+                   "rolling s", "all at once: apply→Update p50/p95 s",
+                   "failed inv.", "restart: AWS writes / describes/ep / k8s writes / spec writes", "peak RSS MB"):
+        table.add_column(column, overflow="fold")
+    for count, row in summary.items():
+        c, s, r = row.get("convergence", {}), row.get("steady", {}), row.get("restart", {})
+        roll = row.get("rolling") or {}
+        single = row.get("single_change_latency_seconds") or {}
+        latency = roll.get("update_latency_seconds", {})
+        writes = sum(c.get("kube_writes", {}).values()) / (3 * count) if c else float("nan")
+        table.add_row(
+            str(count), f"{c.get('seconds', float('nan')):.1f}",
+            f"{c.get('aws_calls_per_endpoint_total', 0):g}: {_ops(c.get('aws_calls_per_endpoint', {}))}",
+            f"{writes:.2f}",
+            f"{s.get('calls_per_endpoint_per_minute', 0):.3f} → "
+            f"{s.get('calls_per_endpoint_per_minute_at_default_resync', 0):.3f}",
+            f"{s.get('operator_cpu_percent', 0):.2f}",
+            f"{single.get('p50', float('nan')):.2f} / {single.get('p95', float('nan')):.2f}" if single else "-",
+            f"{roll.get('seconds', float('nan')):.1f}" if roll else "-",
+            f"{latency.get('p50', float('nan')):.2f} / {latency.get('p95', float('nan')):.2f}" if roll else "-",
+            str(roll.get("failed_invocations", "-")),
+            f"{r.get('aws_writes', 0):g} / {r.get('describes_per_endpoint', 0):.2f} / "
+            f"{sum(r.get('kube_writes', {}).values()):g} / {r.get('spec_writes', 0):g}",
+            f"{row.get('operator_peak_rss_mb', float('nan')):.0f}",
+        )
+    Console(width=max(Console().width, 200)).print(table)
+
+
+def write_chart(summary: Mapping[int, Mapping[str, Any]], path: Path) -> bool:
+    """Convergence and peak RSS against N, steady calls per endpoint per minute against ACK's 2, rolling latency.
+
+    Needs matplotlib (the optional ``bench`` extra); returns False when it is not installed.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    counts = sorted(summary)
+    figure, axes = plt.subplots(2, 2, figsize=(11, 8))
+    (convergence, rss), (calls, latency) = axes
+
+    def series(*path: str) -> list[float]:
+        values = []
+        for count in counts:
+            node: Any = summary[count]
+            for key in path:
+                node = node.get(key, {}) if isinstance(node, dict) else {}
+            values.append(float(node) if isinstance(node, int | float) else float("nan"))
+        return values
+
+    convergence.plot(counts, series("convergence", "seconds"), "o-", label="measured")
+    convergence.axhline(120, color="red", linestyle="--", label="target at 1,000 (120 s)")
+    convergence.set(title="Convergence: apply to all Ready", xlabel="endpoints", ylabel="seconds")
+    rss.plot(counts, series("operator_peak_rss_mb"), "o-", label="operator peak RSS")
+    rss.axhline(300, color="red", linestyle="--", label="target (300 MB)")
+    rss.set(title="Operator memory", xlabel="endpoints", ylabel="MB")
+    calls.plot(counts, series("steady", "calls_per_endpoint_per_minute_at_default_resync"), "o-",
+               label="sagemaker-operator (projected to resync 300 s)")
+    calls.axhline(ACK_CALLS_PER_MINUTE, color="gray", linestyle="--", label="ACK controller (2)")
+    calls.axhline(0.2, color="red", linestyle=":", label="target (0.2)")
+    calls.set(title="Steady state AWS calls", xlabel="endpoints", ylabel="calls / endpoint / minute", ylim=(0, 2.3))
+    latency.plot(counts, series("rolling", "update_latency_seconds", "p50"), "o-", label="p50")
+    latency.plot(counts, series("rolling", "update_latency_seconds", "p95"), "s-", label="p95")
+    latency.axhline(2, color="red", linestyle=":", label="p50 target (2 s)")
+    latency.axhline(5, color="red", linestyle="--", label="p95 target (5 s)")
+    latency.set(title="Model change to UpdateEndpoint", xlabel="endpoints", ylabel="seconds")
+    for axis in (convergence, rss, calls, latency):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse flags, run every N (``--repeat`` times), write the JSON report and the chart, print the table."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--endpoints", default="100,500,1000", help="comma-separated N values")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per N; the summary reports medians")
+    parser.add_argument("--create-seconds", type=float, default=5.0, help="emulator endpoint create time")
+    parser.add_argument("--update-seconds", type=float, default=5.0, help="emulator endpoint update time")
+    parser.add_argument("--latency-ms", type=float, default=30.0, help="latency injected on every AWS call")
+    parser.add_argument("--resync-seconds", type=float, default=60.0, help="the operator's --resync-seconds")
+    parser.add_argument("--tag-check-every", type=int, default=12)
+    parser.add_argument("--restart-seconds", type=float, default=60.0, help="restart window (its first minute)")
+    parser.add_argument("--steady-seconds", type=float, default=120.0, help="idle window")
+    parser.add_argument("--no-rolling", action="store_true", help="skip the rolling change")
+    parser.add_argument("--apply-workers", type=int, default=8, help="harness threads creating/patching objects")
+    parser.add_argument("--probe-endpoints", type=int, default=20, help="endpoints the probe invokes")
+    parser.add_argument("--single-changes", type=int, default=20,
+                        help="models changed one at a time for the per-change latency (0: skip)")
+    parser.add_argument("--profile", action="store_true", help="py-spy the operator in convergence and rolling")
+    parser.add_argument("--operator-arg", action="append", default=[], metavar="ARG",
+                        help="extra argument for `sagemaker-operator run` (repeatable): --operator-arg=--workers=16")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for report.json, chart.png and logs "
+                             "(default ~/.cache/sagemaker-operator/bench/operator-TIMESTAMP)")
+    args = parser.parse_args(argv)
+    counts = [int(n) for n in args.endpoints.split(",") if n.strip()]
+    config = BenchConfig(create_seconds=args.create_seconds, update_seconds=args.update_seconds,
+                         latency_ms=args.latency_ms, resync_seconds=args.resync_seconds,
+                         tag_check_every=args.tag_check_every, restart_seconds=args.restart_seconds,
+                         steady_seconds=args.steady_seconds, rolling=not args.no_rolling,
+                         apply_workers=args.apply_workers, probe_endpoints=args.probe_endpoints,
+                         single_changes=args.single_changes,
+                         operator_args=list(args.operator_arg), profile=args.profile)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out: Path = args.out or Path.home() / ".cache" / "sagemaker-operator" / "bench" / f"operator-{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+    runs: dict[int, list[dict[str, Any]]] = {}
+    report: dict[str, Any] = {
+        "config": asdict(config),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "runs": runs, "summary": {}}
+
+    def log(message: str) -> None:
+        print(f"[{datetime.datetime.now():%H:%M:%S}] {message}", flush=True)
+
+    for count in counts:
+        for repetition in range(args.repeat):
+            runs.setdefault(count, []).append(run_once(config, count, out / f"n{count}-r{repetition}", log))
+            report["summary"] = {n: median_of(r) for n, r in runs.items()}
+            (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    print_table(report["summary"])
+    chart = out / "chart.png"
+    if not write_chart(report["summary"], chart):
+        print("matplotlib is not installed: no chart (pip install matplotlib)")
+    print(f"report: {out / 'report.json'}" + (f"\nchart: {chart}" if chart.exists() else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

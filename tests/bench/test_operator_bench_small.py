@@ -1,0 +1,81 @@
+"""The operator benchmark at N = 20 with short windows, so that it never rots (about 70 s).
+
+It asserts only what does not depend on machine speed: AWS calls per endpoint by operation, Kubernetes writes,
+and zero failed invocations. The timing targets are left to the full run (``python -m bench.operator_bench``).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bench.operator_bench import BenchConfig, run_once
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]
+
+N = 20
+# Creation takes 3 s; the operator polls at its defaults (5 s, doubling): one describe finds it InService.
+# The resync is shortened so that the 30 s idle window holds drift checks, and exceeds the 15 s restart window,
+# in which each endpoint may therefore be described at most once.
+CONFIG = BenchConfig(create_seconds=3, update_seconds=3, latency_ms=30, resync_seconds=20, tag_check_every=12,
+                     restart_seconds=15, steady_seconds=30, probe_endpoints=10, single_changes=3)
+MAX_CALLS_TO_CREATE = 10  # issue 8: the 3 creates plus the describes the waits need
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One small run; every process it started is gone when it returns."""
+    workdir: Path = tmp_path_factory.mktemp("operator-bench")
+    return run_once(CONFIG, N, workdir)
+
+
+def test_creating_an_endpoint_costs_its_creates_and_the_describes_its_waits_need(result: dict[str, Any]) -> None:
+    calls = result["convergence"]["aws_calls"]
+    assert calls.get("CreateModel") == N
+    assert calls.get("CreateEndpointConfig") == N
+    assert calls.get("CreateEndpoint") == N
+    assert not {op for op in calls if op.startswith(("Update", "Delete", "AddTags", "DeleteTags"))}, calls
+    assert sum(calls.values()) <= MAX_CALLS_TO_CREATE * N, calls
+    writes = result["convergence"]["kube_writes_per_object"]
+    for kind in ("SageMakerModel", "SageMakerEndpointConfig", "SageMakerEndpoint"):
+        assert writes.get(f"{kind}/finalizers") == 1.0, writes
+        assert writes.get(f"{kind}/status", 0) <= 4, writes
+
+
+def test_restart_with_every_endpoint_ready_writes_nothing_and_describes_each_endpoint_at_most_once(
+        result: dict[str, Any]) -> None:
+    restart = result["restart"]
+    assert restart["aws_writes"] == 0, restart["aws_calls"]
+    assert restart["spec_writes"] == 0
+    assert restart["aws_calls"].get("DescribeEndpoint", 0) <= N, restart["aws_calls"]
+    assert not {op for op in restart["aws_calls"] if op not in ("DescribeEndpoint", "ListTags")}, restart["aws_calls"]
+
+
+@pytest.mark.xfail(reason="the restarted operator reconciles configs and endpoints before the objects they reference "
+                          "are in its store: they flip to Degraded (InvalidSpec) and back (see README, Benchmark)",
+                   strict=False)
+def test_restart_does_not_flap_ready_endpoints(result: dict[str, Any]) -> None:
+    restart = result["restart"]
+    assert restart["endpoints_flapped"] == 0, restart["flap_reasons"]
+    assert not restart["kube_writes"], restart["kube_writes"]
+
+
+def test_steady_state_stays_within_the_resync_budget(result: dict[str, Any]) -> None:
+    steady = result["steady"]
+    checks = math.floor(steady["window_seconds"] / CONFIG.resync_seconds) + 1  # per endpoint, at most
+    budget = N * checks * (1 + 1 / CONFIG.tag_check_every)
+    assert steady["aws_writes"] == 0, steady["aws_calls"]
+    assert sum(steady["aws_calls"].values()) <= math.ceil(budget), steady["aws_calls"]
+    assert not steady["kube_writes"], steady["kube_writes"]
+
+
+def test_rolling_change_updates_each_endpoint_once_without_failed_invocations(result: dict[str, Any]) -> None:
+    rolling = result["rolling"]
+    assert rolling["failed_invocations"] == 0, rolling["probe"]["failures"]
+    assert rolling["probe"]["ok"] > 0
+    calls = rolling["aws_calls"]
+    assert calls.get("UpdateEndpoint") == N, calls
+    assert calls.get("CreateModel") == N and calls.get("CreateEndpointConfig") == N, calls
+    assert rolling["update_latency_seconds"]["samples"] == N
