@@ -14,21 +14,12 @@ from typing import Any
 
 from sagemaker_operator.api import kinds
 from sagemaker_operator.api.convert import SpecError
-from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
-from sagemaker_operator.reconcile.failures import failure_outcome
 from sagemaker_operator.reconcile.model import is_ready
 from sagemaker_operator.reconcile.naming import content_hash, revision_name
 from sagemaker_operator.reconcile.objects import MODEL, KubeObject, ObjectRef
-from sagemaker_operator.reconcile.revisions import (
-    CONFIG_RESOURCE,
-    ForeignResource,
-    collectable,
-    delete_revisions,
-    ensure_revision,
-    record_revision,
-)
-from sagemaker_operator.status import EventRecord, Outcome
+from sagemaker_operator.reconcile.revisions import CONFIG_RESOURCE, finalize_revisions, reconcile_revision
+from sagemaker_operator.status import Outcome
 
 VARIANT_GROUPS = ("productionVariants", "shadowProductionVariants")
 LIVE_VARIANT_MEMBERS = ("InitialVariantWeight", "InitialInstanceCount")
@@ -116,57 +107,13 @@ async def reconcile_endpoint_config(ctx: ReconcileContext, obj: KubeObject) -> O
         return Outcome.degraded("InvalidSpec", str(problem))
     except WaitingForModel as waiting:
         return Outcome.progressing("WaitingForModel", str(waiting))
-    status = obj.status
-    events: list[EventRecord] = []
-    arn = str(status.get("endpointConfigArn") or "")
-    try:
-        if status.get("endpointConfigName") != rendered.name or not arn:
-            retained = any(h.get("name") == rendered.name for h in status.get("revisions") or ())
-            created = await ensure_revision(ctx, target, obj, CONFIG_RESOURCE, rendered.request, ctx.tags(obj),
-                                            retained=retained)
-            arn = created.arn
-            if created.created:
-                events.append(EventRecord("Created", f"Created AWS endpoint config {rendered.name}"))
-        elif status.get("observedGeneration") != obj.generation:
-            current = await ctx.gateway.list_tags(target, arn)
-            await ctx.gateway.set_tags(target, arn, current, ctx.tags(obj))
-        history = record_revision(status.get("revisions") or [], {
-            "name": rendered.name, "revision": rendered.revision, "modelNames": list(rendered.model_names)})
-        stale = collectable(history, ctx.history_limit(obj), ctx.store.aws_configs_in_use())
-        deleted = await delete_revisions(ctx, target, CONFIG_RESOURCE, stale)
-    except ForeignResource as foreign:
-        return Outcome.degraded("NotOwned", str(foreign))
-    except AwsFailure as failure:
-        return failure_outcome(failure, f"reconciling AWS endpoint config {rendered.name}")
-    if deleted:
-        events.append(EventRecord("GarbageCollected", f"Deleted old AWS endpoint configs {', '.join(deleted)}"))
-    return Outcome.ready(
-        "Available", f"AWS endpoint config {rendered.name} is available",
-        fields={"endpointConfigName": rendered.name, "endpointConfigArn": arn, "revision": rendered.revision,
-                "region": target.region, "modelNames": list(rendered.model_names),
-                "revisions": [h for h in history if h["name"] not in deleted]},
-        events=events)
+    models = list(rendered.model_names)
+    return await reconcile_revision(ctx, obj, target, CONFIG_RESOURCE, rendered.request, rendered.revision,
+                                    ctx.store.aws_configs_in_use(), history_extra={"modelNames": models},
+                                    fields={"modelNames": models})
 
 
 async def finalize_endpoint_config(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
     """Delete every AWS revision once no SageMakerEndpoint references the config any more."""
-    if obj.spec.get("deletionPolicy") == "Retain":
-        return Outcome.progressing("Retained", "deletionPolicy is Retain: AWS endpoint configs are kept",
-                                   finalized=True)
-    users = ctx.store.endpoints_referencing_config(obj.namespace, obj.name)
-    if users:
-        names = ", ".join(sorted(u.name for u in users))
-        return Outcome.progressing(
-            "WaitingForDependents",
-            f"waiting for SageMakerEndpoint {names} to stop referencing this config before deleting it")
-    revisions = [str(h["name"]) for h in obj.status.get("revisions") or []]
-    if not revisions:
-        return Outcome.progressing("Deleted", "no AWS endpoint config to delete", finalized=True)
-    try:
-        await delete_revisions(ctx, ctx.target(obj), CONFIG_RESOURCE, revisions)
-    except SpecProblem:
-        return Outcome.progressing("Deleted", "no region: nothing was created", finalized=True)
-    except AwsFailure as failure:
-        return failure_outcome(failure, "deleting AWS endpoint configs")
-    return Outcome.progressing("Deleted", f"deleted AWS endpoint configs {', '.join(revisions)}", finalized=True,
-                               events=[EventRecord("Deleted", f"Deleted AWS endpoint configs {', '.join(revisions)}")])
+    return await finalize_revisions(ctx, obj, CONFIG_RESOURCE,
+                                    ctx.store.endpoints_referencing_config(obj.namespace, obj.name))

@@ -12,14 +12,16 @@ from typing import Any
 
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.errors import AwsFailure, FailureKind
-from sagemaker_operator.reconcile.context import ReconcileContext
+from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
+from sagemaker_operator.reconcile.failures import failure_outcome
 from sagemaker_operator.reconcile.objects import KubeObject
 from sagemaker_operator.reconcile.ownership import ADOPT_ANNOTATION, as_aws_tags
+from sagemaker_operator.status import EventRecord, Outcome
 
 
 @dataclass(frozen=True)
 class ImmutableKind:
-    """How one immutable SageMaker resource type is called."""
+    """How one immutable SageMaker resource type is called, and where its object's status keeps it."""
 
     noun: str  # "model", "endpoint configuration": as AWS words it
     name_member: str  # ModelName
@@ -27,11 +29,15 @@ class ImmutableKind:
     create: str  # boto3 method names
     describe: str
     delete: str
+    name_field: str  # status field of the current revision's name: modelName
+    arn_field: str  # and of its ARN: modelArn
 
 
-MODEL_RESOURCE = ImmutableKind("model", "ModelName", "ModelArn", "create_model", "describe_model", "delete_model")
+MODEL_RESOURCE = ImmutableKind("model", "ModelName", "ModelArn", "create_model", "describe_model", "delete_model",
+                               "modelName", "modelArn")
 CONFIG_RESOURCE = ImmutableKind("endpoint configuration", "EndpointConfigName", "EndpointConfigArn",
-                                "create_endpoint_config", "describe_endpoint_config", "delete_endpoint_config")
+                                "create_endpoint_config", "describe_endpoint_config", "delete_endpoint_config",
+                                "endpointConfigName", "endpointConfigArn")
 
 
 class ForeignResource(Exception):
@@ -93,3 +99,65 @@ async def delete_revisions(ctx: ReconcileContext, target: AwsTarget, resource: I
     for name in names:
         await ctx.gateway.delete(target, resource.delete, **{resource.name_member: name})
     return list(names)
+
+
+async def reconcile_revision(ctx: ReconcileContext, obj: KubeObject, target: AwsTarget, resource: ImmutableKind,
+                             request: Mapping[str, Any], revision: str, in_use: Collection[str],
+                             history_extra: Mapping[str, Any], fields: Mapping[str, Any]) -> Outcome:
+    """Make the AWS revision of ``request`` exist, keep its history, collect old revisions nothing uses.
+
+    ``history_extra`` is recorded with the revision (a config's model names); ``fields`` are reported in status.
+    """
+    name = str(request[resource.name_member])
+    status = obj.status
+    events: list[EventRecord] = []
+    arn = str(status.get(resource.arn_field) or "")
+    try:
+        if status.get(resource.name_field) != name or not arn:
+            retained = any(h.get("name") == name for h in status.get("revisions") or ())
+            created = await ensure_revision(ctx, target, obj, resource, request, ctx.tags(obj), retained=retained)
+            arn = created.arn
+            if created.created:
+                events.append(EventRecord("Created", f"Created AWS {resource.noun} {name}"))
+        elif status.get("observedGeneration") != obj.generation:
+            # Same revision, other operator fields: the tags may be what changed.
+            current = await ctx.gateway.list_tags(target, arn)
+            await ctx.gateway.set_tags(target, arn, current, ctx.tags(obj))
+        history = record_revision(status.get("revisions") or [], {"name": name, "revision": revision,
+                                                                  **history_extra})
+        deleted = await delete_revisions(ctx, target, resource,
+                                         collectable(history, ctx.history_limit(obj), in_use))
+    except ForeignResource as foreign:
+        return Outcome.degraded("NotOwned", str(foreign))
+    except AwsFailure as failure:
+        return failure_outcome(failure, f"reconciling AWS {resource.noun} {name}")
+    if deleted:
+        events.append(EventRecord("GarbageCollected", f"Deleted old AWS {resource.noun}s {', '.join(deleted)}"))
+    return Outcome.ready(
+        "Available", f"AWS {resource.noun} {name} is available",
+        fields={resource.name_field: name, resource.arn_field: arn, "revision": revision, "region": target.region,
+                **fields, "revisions": [h for h in history if h["name"] not in deleted]},
+        events=events)
+
+
+async def finalize_revisions(ctx: ReconcileContext, obj: KubeObject, resource: ImmutableKind,
+                             users: Sequence[KubeObject]) -> Outcome:
+    """Delete every AWS revision of ``obj`` once none of ``users`` (the objects referencing it) is left."""
+    if obj.spec.get("deletionPolicy") == "Retain":
+        return Outcome.progressing("Retained", f"deletionPolicy is Retain: the AWS {resource.noun}s are kept",
+                                   finalized=True)
+    if users:
+        names = ", ".join(sorted(f"{u.kind} {u.name}" for u in users))
+        return Outcome.progressing("WaitingForDependents", f"waiting for {names} to stop referencing this "
+                                                           f"{resource.noun} before deleting it")
+    revisions = [str(h["name"]) for h in obj.status.get("revisions") or []]
+    if not revisions:
+        return Outcome.progressing("Deleted", f"no AWS {resource.noun} to delete", finalized=True)
+    try:
+        await delete_revisions(ctx, ctx.target(obj), resource, revisions)
+    except SpecProblem:
+        return Outcome.progressing("Deleted", "no region: nothing was created", finalized=True)
+    except AwsFailure as failure:
+        return failure_outcome(failure, f"deleting AWS {resource.noun}s")
+    done = f"Deleted AWS {resource.noun}s {', '.join(revisions)}"
+    return Outcome.progressing("Deleted", done, finalized=True, events=[EventRecord("Deleted", done)])
