@@ -53,9 +53,6 @@ def test_restart_with_every_endpoint_ready_writes_nothing_and_describes_each_end
     assert not {op for op in restart["aws_calls"] if op not in ("DescribeEndpoint", "ListTags")}, restart["aws_calls"]
 
 
-@pytest.mark.xfail(reason="the restarted operator reconciles configs and endpoints before the objects they reference "
-                          "are in its store: they flip to Degraded (InvalidSpec) and back (see README, Benchmark)",
-                   strict=False)
 def test_restart_does_not_flap_ready_endpoints(result: dict[str, Any]) -> None:
     restart = result["restart"]
     assert restart["endpoints_flapped"] == 0, restart["flap_reasons"]
