@@ -122,7 +122,9 @@ class Controller:
         Only for objects still in the store: the watch may have reported the object deleted while the write was
         under way, and re-adding it would leave a ghost that others wait for.
         """
-        if answer and self.ctx.store.get(KubeObject.from_body(answer).ref) is not None:
+        metadata = answer.get("metadata") or {}
+        ref = ObjectRef(str(answer.get("kind", "")), str(metadata.get("namespace", "")), str(metadata.get("name", "")))
+        if answer and self.ctx.store.get(ref) is not None:
             self.observe(answer, "MODIFIED")
 
     def _dependents_of(self, obj: KubeObject, *, claims: bool) -> set[ObjectRef]:
