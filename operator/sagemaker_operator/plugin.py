@@ -37,8 +37,8 @@ from sagemaker_operator.reconcile.endpoint import (
     plan_endpoint,
     resolve_endpoint,
 )
-from sagemaker_operator.reconcile.endpoint_config import WaitingForModel, render_config, resolve_model_names
-from sagemaker_operator.reconcile.model import render_model
+from sagemaker_operator.reconcile.endpoint_config import render_config, resolve_model_names
+from sagemaker_operator.reconcile.model import WaitingForModel, render_model
 from sagemaker_operator.reconcile.objects import (
     ENDPOINT,
     ENDPOINT_CONFIG,

@@ -13,11 +13,10 @@ from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.reconcile.context import OperatorSettings, ReconcileContext, SpecProblem
 from sagemaker_operator.reconcile.endpoint_config import (
     VariantTarget,
-    WaitingForModel,
     render_config,
     resolve_model_names,
 )
-from sagemaker_operator.reconcile.model import is_ready, render_model
+from sagemaker_operator.reconcile.model import WaitingForModel, is_ready, render_model
 from sagemaker_operator.reconcile.naming import AWS_NAME_MAX, revision_of, valid_aws_name
 from sagemaker_operator.reconcile.objects import ENDPOINT_CONFIG, MODEL, KubeObject, ObjectStore
 

@@ -29,13 +29,12 @@ from sagemaker_operator.reconcile import autoscaling
 from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
 from sagemaker_operator.reconcile.endpoint_config import (
     VariantTarget,
-    WaitingForModel,
     render_config,
     resolve_model_names,
 )
 from sagemaker_operator.reconcile.failures import failure_outcome
 from sagemaker_operator.reconcile.live import ENDPOINT_RESOURCE, delete_live
-from sagemaker_operator.reconcile.model import is_ready
+from sagemaker_operator.reconcile.model import WaitingForModel, is_ready
 from sagemaker_operator.reconcile.naming import valid_aws_name
 from sagemaker_operator.reconcile.objects import ENDPOINT_CONFIG, RETRY_ANNOTATION, KubeObject, ObjectRef
 from sagemaker_operator.reconcile.ownership import ADOPT_ANNOTATION, as_aws_tags

@@ -15,18 +15,14 @@ from typing import Any
 from sagemaker_operator.api import kinds
 from sagemaker_operator.api.convert import SpecError
 from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
-from sagemaker_operator.reconcile.model import is_ready
+from sagemaker_operator.reconcile.model import WaitingForModel, resolved_model_name
 from sagemaker_operator.reconcile.naming import content_hash, revision_name
-from sagemaker_operator.reconcile.objects import MODEL, KubeObject, ObjectRef
+from sagemaker_operator.reconcile.objects import KubeObject
 from sagemaker_operator.reconcile.revisions import CONFIG_RESOURCE, finalize_revisions, reconcile_revision
 from sagemaker_operator.status import Outcome
 
 VARIANT_GROUPS = ("productionVariants", "shadowProductionVariants")
 LIVE_VARIANT_MEMBERS = ("InitialVariantWeight", "InitialInstanceCount")
-
-
-class WaitingForModel(Exception):
-    """A referenced SageMakerModel is not Ready yet: the config waits, it is not an error."""
 
 
 @dataclass(frozen=True)
@@ -62,15 +58,8 @@ def resolve_model_names(ctx: ReconcileContext, obj: KubeObject) -> dict[str, str
                 continue
             if variant.get("modelName"):
                 raise SpecProblem(f"spec.{group}[{index}]: set modelRef or modelName, not both")
-            model = ctx.store.get(ObjectRef(MODEL, obj.namespace, str(ref)))
-            field = f"spec.{group}[{index}].modelRef.name"
-            if model is None:
-                raise SpecProblem(f"{field}: SageMakerModel {ref!r} does not exist in namespace {obj.namespace!r}")
-            if model.deleting:
-                raise SpecProblem(f"{field}: SageMakerModel {ref!r} is being deleted")
-            if not is_ready(model) or not model.status.get("modelName"):
-                raise WaitingForModel(f"waiting for SageMakerModel {ref!r} to be Ready")
-            resolved[str(ref)] = str(model.status["modelName"])
+            resolved[str(ref)] = resolved_model_name(ctx, obj.namespace, str(ref),
+                                                     f"spec.{group}[{index}].modelRef.name")
     return resolved
 
 

@@ -30,9 +30,9 @@ from sagemaker_operator.reconcile import autoscaling
 from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
 from sagemaker_operator.reconcile.failures import failure_outcome
 from sagemaker_operator.reconcile.live import COMPONENT_RESOURCE, delete_live
-from sagemaker_operator.reconcile.model import is_ready
+from sagemaker_operator.reconcile.model import WaitingForModel, is_ready, resolved_model_name
 from sagemaker_operator.reconcile.naming import content_hash, valid_aws_name
-from sagemaker_operator.reconcile.objects import ENDPOINT, MODEL, RETRY_ANNOTATION, KubeObject, ObjectRef
+from sagemaker_operator.reconcile.objects import ENDPOINT, RETRY_ANNOTATION, KubeObject, ObjectRef
 from sagemaker_operator.reconcile.ownership import ADOPT_ANNOTATION, as_aws_tags
 from sagemaker_operator.status import EventRecord, Outcome, State
 
@@ -198,15 +198,10 @@ def _resolve_model(ctx: ReconcileContext, obj: KubeObject, specification: dict[s
         return str(specification["modelName"]) if specification.get("modelName") else None
     if specification.get("modelName"):
         raise SpecProblem(f"{path}: set modelRef or modelName, not both")
-    model = ctx.store.get(ObjectRef(MODEL, obj.namespace, str(ref)))
-    if model is None:
-        raise SpecProblem(f"{path}.modelRef.name: SageMakerModel {ref!r} does not exist in namespace "
-                          f"{obj.namespace!r}")
-    if model.deleting:
-        raise SpecProblem(f"{path}.modelRef.name: SageMakerModel {ref!r} is being deleted")
-    if not is_ready(model) or not model.status.get("modelName"):
-        raise WaitingForDependency(f"waiting for SageMakerModel {ref!r} to be Ready")
-    resolved = str(model.status["modelName"])
+    try:
+        resolved = resolved_model_name(ctx, obj.namespace, str(ref), f"{path}.modelRef.name")
+    except WaitingForModel as waiting:
+        raise WaitingForDependency(str(waiting)) from None
     specification["modelName"] = resolved
     return resolved
 

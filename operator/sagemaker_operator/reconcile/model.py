@@ -9,7 +9,7 @@ from sagemaker_operator.api import kinds
 from sagemaker_operator.api.convert import SpecError
 from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
 from sagemaker_operator.reconcile.naming import content_hash, revision_name
-from sagemaker_operator.reconcile.objects import KubeObject
+from sagemaker_operator.reconcile.objects import MODEL, KubeObject, ObjectRef
 from sagemaker_operator.reconcile.revisions import MODEL_RESOURCE, finalize_revisions, reconcile_revision
 from sagemaker_operator.status import Outcome
 
@@ -32,6 +32,26 @@ def render_model(obj: KubeObject, cluster_id: str) -> RenderedModel:
     digest = content_hash({"owner": [cluster_id, obj.namespace, obj.name], "request": body})
     name = revision_name(obj.name, digest)
     return RenderedModel(name=name, revision=digest, request={"ModelName": name, **body})
+
+
+class WaitingForModel(Exception):
+    """A referenced SageMakerModel is not Ready yet: the referrer waits, it is not an error."""
+
+
+def resolved_model_name(ctx: ReconcileContext, namespace: str, ref: str, field: str) -> str:
+    """The AWS name of the current revision of SageMakerModel ``ref``, for a reference at ``field`` of the spec.
+
+    Raises SpecProblem (naming ``field``) for a model that does not exist or is being deleted, WaitingForModel for
+    one that is not Ready yet.
+    """
+    model = ctx.store.get(ObjectRef(MODEL, namespace, ref))
+    if model is None:
+        raise SpecProblem(f"{field}: SageMakerModel {ref!r} does not exist in namespace {namespace!r}")
+    if model.deleting:
+        raise SpecProblem(f"{field}: SageMakerModel {ref!r} is being deleted")
+    if not is_ready(model) or not model.status.get("modelName"):
+        raise WaitingForModel(f"waiting for SageMakerModel {ref!r} to be Ready")
+    return str(model.status["modelName"])
 
 
 def is_ready(obj: KubeObject) -> bool:
