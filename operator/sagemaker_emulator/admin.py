@@ -8,6 +8,8 @@ Tests elsewhere drive the emulator through this class without knowing the paths:
     admin.fail_next("endpoint", "my-endpoint", operation="update", reason="boom")
     admin.set_alarm("my-alarm", "ALARM")
     admin.set_fault("DescribeEndpoint", throttle_rate=1.0, count=2)
+    admin.deny_assume_role("arn:aws:iam::111122223333:role/deployer")
+    admin.expire_credentials(role_arn="arn:aws:iam::111122223333:role/deployer")
     admin.counters()["callers"]["arn:aws:iam::111122223333:role/deployer"]
 """
 
@@ -146,6 +148,30 @@ class AdminClient:
         ``inference-component``) per account, in ``region`` or everywhere; creating one more fails with
         ResourceLimitExceeded as AWS's service quotas do. ``None`` removes the quota."""
         result: list[dict[str, Any]] = self._call("POST", "quotas", {"kind": kind, "limit": limit, "region": region})
+        return result
+
+    def deny_assume_role(self, role_arn: str) -> dict[str, Any]:
+        """Make AssumeRole of ``role_arn`` answer AccessDenied (403), as when its trust policy does not name the
+        caller; credentials issued before stay valid."""
+        result: dict[str, Any] = self._call("POST", "credentials", {"deny_role": role_arn})
+        return result
+
+    def allow_assume_role(self, role_arn: str) -> dict[str, Any]:
+        """Undo :meth:`deny_assume_role`."""
+        result: dict[str, Any] = self._call("POST", "credentials", {"allow_role": role_arn})
+        return result
+
+    def expire_credentials(self, role_arn: str | None = None, access_key: str | None = None) -> int:
+        """Expire now the credentials issued for ``role_arn``, or one ``access_key`` (also one the emulator did not
+        issue, such as the default caller's), or every issued credential; requests signed with them then answer
+        ExpiredTokenException. Answers how many were expired."""
+        body = {"expire": {"role_arn": role_arn, "access_key": access_key}}
+        result: dict[str, Any] = self._call("POST", "credentials", body)
+        return int(result["expired"])
+
+    def credentials(self) -> dict[str, Any]:
+        """``{"denied_roles": [...], "expired_keys": N, "issued": [{"role_arn", "expiration", "expired"}]}``."""
+        result: dict[str, Any] = self._call("GET", "credentials")
         return result
 
     def set_durations(

@@ -241,6 +241,8 @@ async def handle_admin(emulator: Emulator, request: web.Request) -> web.Response
             else:
                 store.quotas[(kind, region)] = limit
         return web.json_response([{"kind": k, "region": r, "limit": n} for (k, r), n in sorted(store.quotas.items())])
+    if path == "credentials":
+        return _credentials(emulator, method, body)
     if path == "durations":
         if method in ("POST", "PUT"):
             for key in ("create", "update", "delete"):
@@ -251,6 +253,30 @@ async def handle_admin(emulator: Emulator, request: web.Request) -> web.Response
                     setattr(emulator.durations, key, float(value))
         return web.json_response(emulator.durations.as_dict())
     return _bad(f"unknown admin path {request.method} {request.path}", status=404)
+
+
+def _credentials(emulator: Emulator, method: str, body: dict[str, Any]) -> web.Response:
+    sts = emulator.sts
+    if method in ("POST", "PUT"):
+        deny, allow = body.get("deny_role"), body.get("allow_role")
+        expire = body.get("expire")
+        if deny is None and allow is None and expire is None:
+            return _bad("expected {'deny_role': arn} or {'allow_role': arn} or "
+                        "{'expire': {'role_arn': arn?, 'access_key': key?}}")
+        for value, name in ((deny, "deny_role"), (allow, "allow_role")):
+            if value is not None and not isinstance(value, str):
+                return _bad(f"{name} must be a role ARN")
+        if isinstance(deny, str):
+            sts.denied_roles.add(deny)
+        if isinstance(allow, str):
+            sts.denied_roles.discard(allow)
+        if expire is not None:
+            if not isinstance(expire, dict) or any(not isinstance(expire.get(k), (str, type(None)))
+                                                   for k in ("role_arn", "access_key")):
+                return _bad("expire must be {'role_arn': str?, 'access_key': str?}")
+            count = sts.expire(now(), role_arn=expire.get("role_arn"), access_key=expire.get("access_key"))
+            return web.json_response({**sts.describe(now()), "expired": count})
+    return web.json_response(sts.describe(now()))
 
 
 def _faults(emulator: Emulator, method: str, body: dict[str, Any], request: web.Request) -> web.Response:

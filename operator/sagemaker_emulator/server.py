@@ -147,6 +147,7 @@ class Emulator:
         """Run one AWS call with faults, counters and error shaping."""
         error_code: str | None = None
         try:
+            self.sts.check(ctx, now())
             await self._apply_faults(ctx.operation)
             return await call()
         except AwsError as exc:

@@ -4,6 +4,11 @@ AssumeRole hands out temporary credentials (``ASIA...`` access keys). Later requ
 such a key are attributed to the role: they run in the role's account (so cross-account use is
 visible in ARNs and the snapshot) and are counted under the role ARN by the admin counters.
 Any other access key is the "default" caller in the emulator's default account.
+
+Credential failures are driven by the admin API: a role can be denied (AssumeRole answers ``AccessDenied``, as
+when its trust policy does not name the caller), and credentials can be expired early (every later request signed
+with them answers ``ExpiredTokenException``, ``ExpiredToken`` on STS), as when a session is revoked or a clock is
+off. Issued credentials also expire at their ``Expiration``, as on AWS.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import datetime as dt
 import re
 import secrets
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .protocol import AwsError, RequestContext
@@ -48,14 +53,50 @@ class StsService:
     def __init__(self, default_account: str) -> None:
         self.default_account = default_account
         self.identities: dict[str, Identity] = {}
+        self.denied_roles: set[str] = set()
+        # Access keys the emulator did not issue (the default caller's) that the admin API expired.
+        self.expired_keys: set[str] = set()
 
     def reset(self) -> None:
-        """Forget issued credentials."""
+        """Forget issued credentials, denied roles and expired keys."""
         self.identities.clear()
+        self.denied_roles.clear()
+        self.expired_keys.clear()
 
     def identify(self, access_key: str) -> Identity | None:
         """The assumed-role identity of an access key, if the emulator issued it."""
         return self.identities.get(access_key)
+
+    def check(self, ctx: RequestContext, t: float) -> None:
+        """Refuse a request signed with expired credentials, in the words of the service called."""
+        identity = self.identities.get(ctx.access_key)
+        expired = identity.expires <= t if identity is not None else ctx.access_key in self.expired_keys
+        if expired:
+            code = "ExpiredToken" if ctx.service == "sts" else "ExpiredTokenException"
+            raise AwsError(code, "The security token included in the request is expired", 400)
+
+    def expire(self, t: float, *, role_arn: str | None = None, access_key: str | None = None) -> int:
+        """Expire, as of ``t``, the credentials issued for ``role_arn``, or the one ``access_key`` (issued or not),
+        or every issued credential when neither is given. Answers how many credentials were expired."""
+        if access_key is not None and access_key not in self.identities:
+            self.expired_keys.add(access_key)
+            return 1
+        expired = 0
+        for key, identity in list(self.identities.items()):
+            if (access_key is None or key == access_key) and role_arn in (None, identity.role_arn) \
+                    and identity.expires > t:
+                self.identities[key] = replace(identity, expires=t)
+                expired += 1
+        return expired
+
+    def describe(self, t: float) -> dict[str, Any]:
+        """What the admin API shows: denied roles, and the issued credentials without their secrets."""
+        return {
+            "denied_roles": sorted(self.denied_roles),
+            "expired_keys": len(self.expired_keys),
+            "issued": [{"role_arn": i.role_arn, "expiration": iso(i.expires), "expired": i.expires <= t}
+                       for i in self.identities.values()],
+        }
 
     def assume_role(self, ctx: RequestContext, p: dict[str, Any], t: float) -> dict[str, Any]:
         """AssumeRole: any ``arn:aws:iam::ACCOUNT:role/[PATH/]NAME`` is accepted."""
@@ -65,6 +106,11 @@ class StsService:
             # What STS answers for an ARN that is not an IAM role ARN (e.g. an OIDC provider ARN).
             raise AwsError("ValidationError", "Request ARN is invalid")
         account, role_name = match.group(1), match.group(2).rsplit("/", 1)[-1]
+        if role_arn in self.denied_roles:
+            caller = self.identify(ctx.access_key)
+            who = caller.assumed_arn if caller else f"arn:aws:iam::{ctx.account}:user/emulator"
+            raise AwsError("AccessDenied",
+                           f"User: {who} is not authorized to perform: sts:AssumeRole on resource: {role_arn}", 403)
         session = p["RoleSessionName"]
         duration = int(p.get("DurationSeconds") or 3600)
         access_key = _random("ASIA", 16)

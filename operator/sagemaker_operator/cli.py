@@ -58,6 +58,11 @@ def main() -> None:
 @click.option("--poll-max-seconds", type=click.FloatRange(min=0.05), default=60.0, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True,
               help="Objects reconciled at the same time.")
+@click.option("--aws-retry-mode", type=click.Choice(["standard", "adaptive"]), default="standard", show_default=True,
+              help="botocore retry mode. adaptive adds a client-side rate limiter shared by all objects of a region "
+                   "(AWS advises it for single-tenant uses only).")
+@click.option("--aws-max-attempts", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Attempts per AWS call, the first included, before the object's own backoff takes over.")
 @click.option("--liveness-port", type=click.IntRange(min=0, max=65535), default=8080, show_default=True,
               help="Port of the /healthz liveness endpoint (0: none).")
 @click.option("--metrics-port", type=click.IntRange(min=0, max=65535), default=9090, show_default=True,
@@ -70,8 +75,8 @@ def main() -> None:
               help="Kubeconfig to use outside a cluster (default: in-cluster, then KUBECONFIG).")
 def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync_seconds: float,
         tag_check_every: int, poll_initial_seconds: float, poll_max_seconds: float, workers: int,
-        liveness_port: int, metrics_port: int, watch_timeout_seconds: int, log_format: str, verbose: bool,
-        kubeconfig: str | None) -> None:
+        aws_retry_mode: str, aws_max_attempts: int, liveness_port: int, metrics_port: int,
+        watch_timeout_seconds: int, log_format: str, verbose: bool, kubeconfig: str | None) -> None:
     """Run the operator: reconcile SageMaker custom resources until stopped (SIGINT/SIGTERM)."""
     import logging
     import os
@@ -107,7 +112,8 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
         namespaces=list(namespaces),
         liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
         memo=kopf.Memo(settings=settings, workers=workers, watch_server_timeout=watch_timeout_seconds,
-                       namespaces=list(namespaces)),
+                       namespaces=list(namespaces), aws_retry_mode=aws_retry_mode,
+                       aws_max_attempts=aws_max_attempts),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import kopf
 
+from sagemaker_operator.aws.clients import ClientFactory
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.controller import Controller, KindReconciler
 from sagemaker_operator.kube import KubeWriter, load_client_configuration
@@ -51,7 +52,9 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.L
     settings.watching.connect_timeout = 30
     settings.posting.enabled = False  # the operator posts its own, deliberate events
     operator_settings: OperatorSettings = memo["settings"]
-    gateway = SageMakerGateway(max_concurrency=int(memo.get("aws_concurrency", 32)))
+    clients = ClientFactory(retry_mode=memo.get("aws_retry_mode", "standard"),
+                            max_attempts=int(memo.get("aws_max_attempts", 5)))
+    gateway = SageMakerGateway(clients, max_concurrency=int(memo.get("aws_concurrency", 32)))
     ctx = ReconcileContext(gateway=gateway, store=ObjectStore(), settings=operator_settings)
     controller = Controller(ctx, KubeWriter(load_client_configuration()), RECONCILERS,
                             workers=int(memo.get("workers", 8)))

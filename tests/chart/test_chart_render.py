@@ -106,7 +106,8 @@ def test_default_values_run_cluster_wide_with_a_hardened_pod() -> None:
 def test_rendered_args_are_flags_the_operator_accepts() -> None:
     values = {"watchNamespaces": ["team-a", "team-b"], "region": "eu-west-1", "clusterId": "prod-eu",
               "resyncSeconds": 120, "tagCheckEvery": 3, "pollInitialSeconds": 2.5, "pollMaxSeconds": 30,
-              "workers": 4, "logFormat": "plain", "verbose": True, "livenessPort": 8081,
+              "workers": 4, "awsRetryMode": "adaptive", "awsMaxAttempts": 3, "logFormat": "plain", "verbose": True,
+              "livenessPort": 8081,
               "metrics": {"port": 9191}, "extraArgs": ["--workers=5"]}
     args = container(template(values))["args"]
     params = run_command.make_context("run", list(args)).params
@@ -116,6 +117,7 @@ def test_rendered_args_are_flags_the_operator_accepts() -> None:
     assert params["poll_initial_seconds"] == 2.5 and params["poll_max_seconds"] == 30
     assert params["liveness_port"] == 8081 and params["metrics_port"] == 9191
     assert params["log_format"] == "plain" and params["verbose"] is True
+    assert params["aws_retry_mode"] == "adaptive" and params["aws_max_attempts"] == 3
     assert params["workers"] == 5, "extraArgs come last, so they win"
     off = run_command.make_context("run", list(container(template({"metrics": {"enabled": False}}))["args"]))
     assert off.params["metrics_port"] == 0
@@ -181,6 +183,7 @@ def test_irsa_annotation_is_on_the_service_account() -> None:
     ({"watchNamespaces": ["a", "a"]}, "watchNamespaces: array items[0,1] must be unique"),
     ({"logFormat": "xml"}, "logFormat: logFormat must be one of the following"),
     ({"workers": 0}, "workers: Must be greater than or equal to 1"),
+    ({"awsRetryMode": "legacy"}, "awsRetryMode: awsRetryMode must be one of the following"),
     ({"resyncSeconds": "often"}, "resyncSeconds: Invalid type. Expected: number"),
     ({"metrics": {"port": 70000}}, "metrics.port: Must be less than or equal to 65535"),
     ({"image": {"pullPolicy": "Sometimes"}}, "image.pullPolicy: image.pullPolicy must be one of the following"),

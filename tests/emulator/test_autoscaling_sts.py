@@ -1,4 +1,4 @@
-"""Application Auto Scaling rules and STS attribution."""
+"""Application Auto Scaling rules, STS attribution, denied roles and expired credentials."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 from emulator_helpers import ROLE, client, error_of, make_endpoint
 
 from sagemaker_emulator.admin import AdminClient
+from sagemaker_emulator.protocol import AwsError, RequestContext
 from sagemaker_emulator.server import EmulatorThread
 
 VARIANT = "endpoint/ep/variant/AllTraffic"
@@ -165,3 +166,78 @@ def test_assume_role_attributes_calls_and_switches_account(emulator: EmulatorThr
     with pytest.raises(ClientError) as exc:
         sts.assume_role(RoleArn="arn:aws:iam::12:user/x", RoleSessionName="op")
     assert error_of(exc)[0] == "ValidationError"
+
+
+def _assumed(emulator: EmulatorThread, role: str, **params: Any) -> dict[str, str]:
+    creds = client(emulator, "sts").assume_role(RoleArn=role, RoleSessionName="op", **params)["Credentials"]
+    return {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"]}
+
+
+def test_denied_role_answers_access_denied_until_allowed(emulator: EmulatorThread, admin: AdminClient) -> None:
+    role, other = "arn:aws:iam::111122223333:role/deployer", "arn:aws:iam::111122223333:role/other"
+    before = _assumed(emulator, role)
+    assert admin.deny_assume_role(role)["denied_roles"] == [role]
+    sts = client(emulator, "sts")
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role(RoleArn=role, RoleSessionName="op")
+    code, message, status = error_of(exc)
+    assert (code, status) == ("AccessDenied", 403)
+    assert message == ("User: arn:aws:iam::123456789012:user/emulator is not authorized to perform: sts:AssumeRole "
+                       f"on resource: {role}")
+    _assumed(emulator, other)  # only that role is denied
+    # Credentials issued before the denial stay valid until they expire, as on AWS.
+    client(emulator, "sagemaker", **before).list_models()
+    admin.allow_assume_role(role)
+    _assumed(emulator, role)
+    assert admin.credentials()["denied_roles"] == []
+    assert admin.counters()["errors"] == {"AccessDenied": 1}
+
+
+def test_expired_credentials_are_refused_by_every_service(emulator: EmulatorThread, admin: AdminClient) -> None:
+    role, other = "arn:aws:iam::111122223333:role/deployer", "arn:aws:iam::111122223333:role/other"
+    creds, kept = _assumed(emulator, role), _assumed(emulator, other)
+    client(emulator, "sagemaker", **creds).list_models()
+    assert admin.expire_credentials(role_arn=role) == 1
+    for service, call, code in (("sagemaker", "list_models", "ExpiredTokenException"),
+                                ("application-autoscaling", "describe_scalable_targets", "ExpiredTokenException"),
+                                ("sts", "get_caller_identity", "ExpiredToken")):
+        api = client(emulator, service, **creds)
+        params = {"ServiceNamespace": "sagemaker"} if service == "application-autoscaling" else {}
+        with pytest.raises(ClientError) as exc:
+            getattr(api, call)(**params)
+        assert error_of(exc) == (code, "The security token included in the request is expired", 400), service
+    runtime = client(emulator, "sagemaker-runtime", **creds)
+    with pytest.raises(ClientError) as exc:
+        runtime.invoke_endpoint(EndpointName="nothing", Body=b"{}")
+    assert error_of(exc)[0] == "ExpiredTokenException"
+    client(emulator, "sagemaker", **kept).list_models()  # another role's credentials are untouched
+    client(emulator, "sagemaker", **_assumed(emulator, role)).list_models()  # a new AssumeRole works again
+    issued = admin.credentials()["issued"]
+    assert sorted(i["expired"] for i in issued) == [False, False, True]
+    assert all("Secret" not in key and "Token" not in key for entry in issued for key in entry)
+
+
+def test_default_caller_key_can_be_expired_and_issued_credentials_expire_on_time(
+        emulator: EmulatorThread, admin: AdminClient) -> None:
+    # The shortest session AWS allows is 900 s: expire it by moving the emulator's clock instead of waiting.
+    creds = _assumed(emulator, "arn:aws:iam::111122223333:role/deployer", DurationSeconds=900)
+    identity = emulator.emulator.sts.identify(creds["aws_access_key_id"])
+    assert identity is not None
+    client(emulator, "sagemaker", **creds).list_models()
+    ctx = RequestContext(service="sagemaker", operation="ListModels", region="us-east-1", account="111122223333",
+                         access_key=creds["aws_access_key_id"])
+    emulator.emulator.sts.check(ctx, identity.expires - 1)
+    with pytest.raises(AwsError) as refused:
+        emulator.emulator.sts.check(ctx, identity.expires)
+    assert refused.value.code == "ExpiredTokenException"
+    sagemaker = client(emulator, "sagemaker")
+    sagemaker.list_models()
+    assert admin.expire_credentials(access_key="AKIAEMULATORTEST") == 1
+    with pytest.raises(ClientError) as exc:
+        sagemaker.list_models()
+    assert error_of(exc)[0] == "ExpiredTokenException"
+    client(emulator, "sagemaker", aws_access_key_id="AKIAOTHER", aws_secret_access_key="s").list_models()
+    admin.reset()
+    assert admin.credentials() == {"denied_roles": [], "expired_keys": 0, "issued": []}
+    sagemaker.list_models()  # reset forgets expired keys

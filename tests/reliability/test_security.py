@@ -20,6 +20,7 @@ from kubernetes.client import ApiClient
 from sagemaker_emulator.server import EmulatorThread
 from sagemaker_operator.reconcile.model import render_model
 from sagemaker_operator.reconcile.objects import KubeObject
+from tests.helpers import wait_for
 from tests.operator_harness import Objects, config_spec, counters, model_spec, sagemaker
 from tests.reliability.harness import (
     ACCESS_KEY_ID,
@@ -186,3 +187,63 @@ def test_credential_failures_are_reported_per_namespace_and_no_credential_is_eve
         denied = (ok.condition(MODEL, "denied", "Degraded") or {})["message"]
         assert "assumeRoleArn" in denied or "AssumeRole" in denied, \
             f"a role that cannot be assumed should be named as the problem: {denied}"
+
+
+def test_denied_assume_role_is_degraded_and_expired_credentials_heal_or_are_reported(
+        admin_client: ApiClient, crds: list[str], namespaces: Callable[[], str], emulator: EmulatorThread,
+        operator_factory: Callable[..., OperatorProcess]) -> None:
+    healthy, stale = namespaces(), namespaces()
+    ok, old = Objects(admin_client, healthy), Objects(admin_client, stale)
+    role, untrusted = "arn:aws:iam::210987654321:role/deployer", "arn:aws:iam::210987654321:role/untrusted"
+    stale_key = "AKIASTALECREDENTIAL1"
+    emulator.admin.deny_assume_role(untrusted)
+    with operator_factory([healthy], name="healthy") as operator, \
+            operator_factory([stale], env={"AWS_ACCESS_KEY_ID": stale_key}, name="stale") as stale_operator:
+        ok.create(MODEL, "assumed", model_spec(assumeRoleArn=role))
+        ok.create(CONFIG, "assumed", {**config_spec(("primary", "assumed", 1.0, 1)), "assumeRoleArn": role})
+        ok.create(ENDPOINT, "assumed", {"endpointConfigRef": {"name": "assumed"}, "assumeRoleArn": role})
+        ok.create(MODEL, "untrusted", model_spec(assumeRoleArn=untrusted))
+        old.create(MODEL, "plain", model_spec())
+
+        # A role whose trust policy refuses the operator: Degraded, naming the field and the role.
+        ok.wait_condition(MODEL, "untrusted", "Degraded", reason="AccessDenied", timeout=60)
+        message = (ok.condition(MODEL, "untrusted", "Degraded") or {})["message"]
+        assert f"spec.assumeRoleArn {untrusted}" in message, message
+        assert "not authorized to perform: sts:AssumeRole" in message, message
+        first_config = ok.wait_condition(ENDPOINT, "assumed", "Ready", timeout=60)["status"][
+            "currentEndpointConfigName"]
+        old.wait_condition(MODEL, "plain", "Ready", timeout=60)
+
+        # AWS refuses every credential it issued for the role (a revoked session): the operator assumes the role
+        # again and carries on, with nothing Degraded.
+        assume_before = counters(emulator).get("AssumeRole", 0)
+        assert emulator.admin.expire_credentials(role_arn=role) >= 1
+        ok.patch(MODEL, "assumed", {"spec": {"primaryContainer": {"image": f"{IMAGE}:2"}}})
+
+        def rolled_out() -> dict[str, Any] | None:
+            endpoint = ok.get(ENDPOINT, "assumed") or {}
+            current = endpoint.get("status", {}).get("currentEndpointConfigName")
+            ready = ok.condition(ENDPOINT, "assumed", "Ready") or {}
+            return endpoint if current not in (None, first_config) and ready.get("status") == "True" else None
+
+        wait_for(rolled_out, timeout=90, what="the endpoint on its new config after the role's credentials expired")
+        assert counters(emulator)["AssumeRole"] > assume_before
+        healed = [e for name in ("assumed",) for e in ok.events(name) if e.reason == "AwsError"]
+        assert not healed, [e.message for e in healed]
+
+        # The operator's own (static) credentials expire: nothing can heal that; Degraded with AWS's words.
+        emulator.admin.expire_credentials(access_key=stale_key)
+        old.patch(MODEL, "plain", {"spec": {"primaryContainer": {"image": f"{IMAGE}:2"}}})
+        old.wait_condition(MODEL, "plain", "Degraded", reason="AwsCredentials", timeout=60)
+        expired = (old.condition(MODEL, "plain", "Degraded") or {})["message"]
+        assert "ExpiredTokenException" in expired and "expired" in expired, expired
+
+        # The trust policy is fixed; any change to the object (here an annotation) makes the operator look again
+        # at once instead of at its next periodic recheck.
+        emulator.admin.allow_assume_role(untrusted)
+        ok.patch(MODEL, "untrusted", {"metadata": {"annotations": {"example.com/nudge": "1"}}})
+        ok.wait_condition(MODEL, "untrusted", "Ready", timeout=60)
+
+        assert_invariants(admin_client, emulator, Scope([healthy], degraded={}), operator.log_text())
+        assert_invariants(admin_client, emulator, Scope([stale], degraded={(MODEL, stale, "plain"): "AwsCredentials"}),
+                          stale_operator.log_text())

@@ -2,15 +2,20 @@
 
 Clients are thread-safe and expensive to build (they load the service model), so there is one per key. A role
 given by ``assumeRoleArn`` is assumed with botocore's own refreshing assume-role credentials, so long-running
-operators never use expired session tokens. Retries use botocore's adaptive mode: it backs off on throttling and
-rate-limits the client, which keeps a busy operator from making a throttled account worse.
+operators never use expired session tokens.
+
+Retries default to botocore's standard mode: jittered exponential backoff (1 s base for throttling) and a retry quota
+per client that stops retrying when most calls fail, so a throttled account is not made worse; the operator's own
+per-object backoff takes over from there. Adaptive mode (a client-side rate limiter) is an option, not the default:
+AWS recommends it only for specialised single-tenant uses, because one throttled caller slows every other caller of
+the client. Here a client is shared by every object in a region, so one team's throttling would slow all teams.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import botocore.session
@@ -20,6 +25,8 @@ from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshabl
 from sagemaker_operator import __version__
 
 SESSION_NAME = "sagemaker-operator"
+RetryMode = Literal["standard", "adaptive"]
+RETRY_MODES: tuple[RetryMode, ...] = ("standard", "adaptive")
 
 
 @dataclass(frozen=True)
@@ -33,10 +40,12 @@ class AwsTarget:
 class ClientFactory:
     """Builds and caches boto3 clients; the only place that knows about credentials."""
 
-    def __init__(self, *, max_attempts: int = 5, max_pool_connections: int = 32,
+    def __init__(self, *, retry_mode: RetryMode = "standard", max_attempts: int = 5, max_pool_connections: int = 32,
                  connect_timeout: float = 10.0, read_timeout: float = 60.0) -> None:
+        if retry_mode not in RETRY_MODES:
+            raise ValueError(f"retry mode must be one of {', '.join(RETRY_MODES)}, not {retry_mode!r}")
         self._config = Config(
-            retries={"mode": "adaptive", "total_max_attempts": max_attempts},
+            retries={"mode": retry_mode, "total_max_attempts": max_attempts},
             max_pool_connections=max_pool_connections,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
@@ -57,6 +66,17 @@ class ClientFactory:
                 client = session.client(service, region_name=target.region, config=self._config)
                 self._clients[key] = client
             return client
+
+    def forget(self, target: AwsTarget) -> None:
+        """Drop the target's session and clients, so the next call resolves credentials afresh.
+
+        botocore refreshes credentials only by their own expiry time; AWS may refuse them sooner (a revoked session,
+        a rotated credentials file, clock skew). Calls under way keep the clients they hold.
+        """
+        with self._lock:
+            self._sessions.pop((target.region, target.role_arn), None)
+            for key in [k for k in self._clients if (k[1], k[2]) == (target.region, target.role_arn)]:
+                del self._clients[key]
 
     def _session(self, target: AwsTarget) -> boto3.Session:
         key = (target.region, target.role_arn)

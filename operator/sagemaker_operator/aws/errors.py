@@ -50,8 +50,10 @@ _TRANSIENT_CODES = frozenset({
     "InternalFailure", "InternalServerError", "InternalError", "ServiceUnavailable", "ServiceUnavailableException",
     "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
 })
-_CREDENTIAL_CODES = frozenset({
-    "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
+# Credentials AWS no longer accepts although the client still holds them: worth one fresh resolution.
+EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException"})
+_CREDENTIAL_CODES = EXPIRED_CODES | frozenset({
+    "InvalidClientTokenId", "UnrecognizedClientException",
     "InvalidSignatureException", "SignatureDoesNotMatch", "IncompleteSignature", "MissingAuthenticationToken",
     "RegionDisabledException",
 })

@@ -8,6 +8,7 @@ also serves the Kubernetes watches. Each call is counted (by operation and outco
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,8 +16,10 @@ from typing import Any
 from botocore.exceptions import ClientError, CredentialRetrievalError
 
 from sagemaker_operator.aws.clients import AwsTarget, ClientFactory
-from sagemaker_operator.aws.errors import AwsFailure, FailureKind, classify
+from sagemaker_operator.aws.errors import EXPIRED_CODES, AwsFailure, FailureKind, classify
 from sagemaker_operator.metrics import AWS_CALL_SECONDS, AWS_CALLS
+
+logger = logging.getLogger(__name__)
 
 
 class SageMakerGateway:
@@ -32,7 +35,24 @@ class SageMakerGateway:
 
     async def call(self, target: AwsTarget, operation: str, service: str = "sagemaker", **params: Any
                    ) -> dict[str, Any]:
-        """Call ``operation`` (the boto3 snake_case method name) with ``params``; raise AwsFailure on error."""
+        """Call ``operation`` (the boto3 snake_case method name) with ``params``; raise AwsFailure on error.
+
+        Credentials AWS calls expired are resolved afresh (a new AssumeRole, or the default chain read again) and
+        the call is made once more: a revoked or early-expired session heals without a Degraded object.
+        """
+        try:
+            return await self._call_once(target, operation, service, params)
+        except AwsFailure as failure:
+            if failure.code not in EXPIRED_CODES and not (failure.operation == "AssumeRole"
+                                                          and any(c in failure.message for c in EXPIRED_CODES)):
+                raise
+            logger.info("AWS refused expired credentials for %s (region %s, role %s); resolving them afresh",
+                        failure.operation, target.region, target.role_arn or "default")
+            self._clients.forget(target)
+            return await self._call_once(target, operation, service, params)
+
+    async def _call_once(self, target: AwsTarget, operation: str, service: str, params: dict[str, Any]
+                         ) -> dict[str, Any]:
         client = self._clients.client(service, target)
         method = getattr(client, operation)
         loop = asyncio.get_running_loop()
