@@ -321,6 +321,31 @@ def test_deletion_in_any_order_leaves_nothing_behind(
     assert emulator.admin.resources() == []
 
 
+def test_a_region_change_moves_nothing_and_deletion_still_finds_the_resources(
+        kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
+        tmp_path: Path) -> None:
+    objects = Objects(admin_client, namespace)
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log"):
+        _create_chain(objects, "pinned")
+        objects.wait_condition(ENDPOINT, "pinned", "Ready")
+        before = emulator.admin.resources()
+        for kind in (MODEL, CONFIG, ENDPOINT):
+            objects.patch(kind, "pinned", {"spec": {"region": "eu-west-1"}})
+        for kind in (MODEL, CONFIG, ENDPOINT):
+            objects.wait_condition(kind, "pinned", "Degraded", reason="InvalidSpec")
+            message = (objects.condition(kind, "pinned", "Degraded") or {})["message"]
+            assert message.startswith("spec.region: this object's AWS resources are in us-east-1 and cannot move "
+                                      "to eu-west-1"), message
+        # Nothing was created in the new region, nothing touched in the old one.
+        assert sorted((r["kind"], r["name"], r["region"]) for r in emulator.admin.resources()) == \
+            sorted((r["kind"], r["name"], r["region"]) for r in before)
+        for kind in (ENDPOINT, CONFIG, MODEL):
+            objects.delete(kind, "pinned")
+        for kind in (ENDPOINT, CONFIG, MODEL):
+            objects.wait_gone(kind, "pinned", timeout=60)
+    assert emulator.admin.resources() == [], "deletion must look where the resources are, not where the spec points"
+
+
 def test_operator_killed_mid_update_finishes_it_after_restart(
         kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
         tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.gateway import SageMakerGateway
-from sagemaker_operator.reconcile.context import OperatorSettings, ReconcileContext, SpecProblem
+from sagemaker_operator.reconcile.context import OperatorSettings, ReconcileContext, SpecProblem, recorded_location
 from sagemaker_operator.reconcile.naming import (
     AWS_NAME_MAX,
     HASH_LENGTH,
@@ -372,3 +372,44 @@ def test_target_owner_tags_and_history_limit() -> None:
     no_region, _ = make_context()
     with pytest.raises(SpecProblem, match="region"):
         no_region.target(KubeObject.from_body(body(MODEL, "m")))
+
+
+def _located(spec: dict[str, Any], status: dict[str, Any] | None = None) -> KubeObject:
+    return KubeObject.from_body({"kind": ENDPOINT, "metadata": {"name": "ep", "namespace": "ml", "uid": "u"},
+                                 "spec": spec, "status": status or {}})
+
+
+PINNED = {"endpointArn": "arn:aws:sagemaker:eu-west-1:111122223333:endpoint/ep"}
+
+
+def test_aws_resources_stay_where_they_were_created() -> None:
+    ctx, _ = make_context(default_region="us-east-1")
+    assert recorded_location(PINNED) == ("eu-west-1", "111122223333")
+    assert recorded_location({"endpointArn": None}) is None
+    assert ctx.target(_located({})) == AwsTarget("us-east-1")
+    assert ctx.target(_located({"region": "eu-west-1"}, PINNED)) == AwsTarget("eu-west-1")
+    with pytest.raises(SpecProblem, match=r"^spec.region: this object's AWS resources are in eu-west-1 and cannot "
+                                          r"move to us-west-2; set spec.region to eu-west-1, or delete"):
+        ctx.target(_located({"region": "us-west-2"}, PINNED))
+    with pytest.raises(SpecProblem, match=r"^spec.region \(unset: the operator's --region\): .* cannot move to "
+                                          r"us-east-1"):
+        ctx.target(_located({}, PINNED))
+    # Deleting reaches the resources where they are, whatever region the spec names now.
+    assert ctx.deletion_target(_located({"region": "us-west-2"}, PINNED)) == AwsTarget("eu-west-1")
+    assert ctx.deletion_target(_located({})) == AwsTarget("us-east-1")
+    no_default, _ = make_context()
+    assert no_default.deletion_target(_located({})) is None
+
+
+def test_a_role_of_another_account_cannot_reach_existing_resources() -> None:
+    ctx, _ = make_context()
+    same = "arn:aws:iam::111122223333:role/other"
+    foreign = "arn:aws:iam::999988887777:role/deployer"
+    assert ctx.target(_located({"region": "eu-west-1", "assumeRoleArn": same}, PINNED)).role_arn == same
+    for check in (ctx.target, ctx.deletion_target):
+        with pytest.raises(SpecProblem, match=r"^spec.assumeRoleArn: this object's AWS resources are in account "
+                                              r"111122223333, and arn:aws:iam::999988887777:role/deployer is a role "
+                                              r"of account 999988887777"):
+            check(_located({"region": "eu-west-1", "assumeRoleArn": foreign}, PINNED))
+    # Before anything exists, any role goes.
+    assert ctx.target(_located({"region": "eu-west-1", "assumeRoleArn": foreign})).role_arn == foreign

@@ -32,6 +32,26 @@ class OperatorSettings:
     default_revision_history_limit: int = 2
 
 
+# Status fields that hold the ARN of an object's own AWS resource (one per kind).
+ARN_FIELDS = ("modelArn", "endpointConfigArn", "endpointArn", "inferenceComponentArn")
+
+
+def arn_account(arn: str) -> str | None:
+    """The account of an ARN (``arn:PARTITION:SERVICE:REGION:ACCOUNT:...``), if it names one."""
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[4].isdigit() else None
+
+
+def recorded_location(status: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(region, account) of the AWS resource an object's status records, if any."""
+    for key in ARN_FIELDS:
+        arn = status.get(key)
+        parts = arn.split(":", 5) if isinstance(arn, str) else []
+        if len(parts) == 6 and parts[2] == "sagemaker" and parts[3] and parts[4]:
+            return parts[3], parts[4]
+    return None
+
+
 class SpecProblem(Exception):
     """A problem with the spec that only the user can fix; the message names the field."""
 
@@ -51,7 +71,11 @@ class ReconcileContext:
     _poll_attempts: dict[ObjectRef, int] = field(default_factory=dict)
 
     def target(self, obj: KubeObject) -> AwsTarget:
-        """The region and role of an object's AWS resources; checks the common fields the API server cannot."""
+        """The region and role of an object's AWS resources; checks the common fields the API server cannot.
+
+        Once an object has AWS resources, their region and account are fixed: SageMaker resources cannot move, and
+        acting on a new region or account would create a second set and leave the first one billing, unseen.
+        """
         problems = tag_key_problems({str(k): str(v) for k, v in (obj.spec.get("tags") or {}).items()})
         if problems:
             raise SpecProblem("spec.tags: " + "; ".join(problems))
@@ -59,7 +83,38 @@ class ReconcileContext:
         if not region:
             raise SpecProblem("spec.region is not set and the operator has no default region (--region)")
         role = obj.spec.get("assumeRoleArn") or None
-        return AwsTarget(region=str(region), role_arn=str(role) if role else None)
+        target = AwsTarget(region=str(region), role_arn=str(role) if role else None)
+        recorded = recorded_location(obj.status)
+        if recorded is not None and recorded[0] != target.region:
+            field_name = "spec.region" if obj.spec.get("region") else "spec.region (unset: the operator's --region)"
+            raise SpecProblem(
+                f"{field_name}: this object's AWS resources are in {recorded[0]} and cannot move to {target.region}; "
+                f"set spec.region to {recorded[0]}, or delete this object (which deletes them) and create it again")
+        self._check_account(target, recorded)
+        return target
+
+    def deletion_target(self, obj: KubeObject) -> AwsTarget | None:
+        """Where to delete an object's AWS resources: where they are (their recorded region), whatever the spec says
+        now; None when there is no region at all (then nothing was ever created). Raises SpecProblem when the
+        spec's role is in another account than the resources, which it could not reach."""
+        recorded = recorded_location(obj.status)
+        region = recorded[0] if recorded else obj.spec.get("region") or self.settings.default_region
+        if not region:
+            return None
+        role = obj.spec.get("assumeRoleArn") or None
+        target = AwsTarget(region=str(region), role_arn=str(role) if role else None)
+        self._check_account(target, recorded)
+        return target
+
+    @staticmethod
+    def _check_account(target: AwsTarget, recorded: tuple[str, str] | None) -> None:
+        # Without a role the account is that of the operator's own credentials, which only an STS call would tell.
+        account = arn_account(target.role_arn) if target.role_arn else None
+        if recorded is not None and account and account != recorded[1]:
+            raise SpecProblem(
+                f"spec.assumeRoleArn: this object's AWS resources are in account {recorded[1]}, and "
+                f"{target.role_arn} is a role of account {account}; use a role of account {recorded[1]}, or delete "
+                f"this object (which deletes them) and create it again")
 
     def owner(self, obj: KubeObject) -> Owner:
         """The ownership identity of an object."""

@@ -43,8 +43,10 @@ async def delete_live(ctx: ReconcileContext, obj: KubeObject, resource: LiveKind
         return Outcome.progressing("Retained", f"deletionPolicy is Retain: the AWS {resource.noun} is kept",
                                    finalized=True)
     try:
-        target = ctx.target(obj)
-    except SpecProblem:
+        target = ctx.deletion_target(obj)
+    except SpecProblem as problem:
+        return Outcome.degraded("InvalidSpec", f"cannot delete: {problem}")
+    if target is None:
         return Outcome.progressing("Deleted", "no region: nothing was created", finalized=True)
     try:
         observed = await ctx.gateway.describe(target, resource.describe, **{resource.name_member: name})

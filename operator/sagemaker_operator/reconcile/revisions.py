@@ -154,9 +154,12 @@ async def finalize_revisions(ctx: ReconcileContext, obj: KubeObject, resource: I
     if not revisions:
         return Outcome.progressing("Deleted", f"no AWS {resource.noun} to delete", finalized=True)
     try:
-        await delete_revisions(ctx, ctx.target(obj), resource, revisions)
-    except SpecProblem:
-        return Outcome.progressing("Deleted", "no region: nothing was created", finalized=True)
+        target = ctx.deletion_target(obj)
+        if target is None:
+            return Outcome.progressing("Deleted", "no region: nothing was created", finalized=True)
+        await delete_revisions(ctx, target, resource, revisions)
+    except SpecProblem as problem:
+        return Outcome.degraded("InvalidSpec", f"cannot delete: {problem}")
     except AwsFailure as failure:
         return failure_outcome(failure, f"deleting AWS {resource.noun}s")
     done = f"Deleted AWS {resource.noun}s {', '.join(revisions)}"
