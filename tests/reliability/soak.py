@@ -13,6 +13,7 @@ import argparse
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,8 +54,12 @@ class SoakResult:
 
 
 def soak(admin: ApiClient, namespace: str, operator: OperatorProcess, seconds: float, *, endpoints: int = 8,
-         warmup_fraction: float = 0.25, sample_every: float = 5.0) -> SoakResult:
-    """Churn ``endpoints`` endpoints again and again for ``seconds``, sampling the operator's RSS."""
+         warmup_fraction: float = 0.25, sample_every: float = 5.0,
+         progress: Callable[[float, int, int], None] | None = None) -> SoakResult:
+    """Churn ``endpoints`` endpoints again and again for ``seconds``, sampling the operator's RSS.
+
+    ``progress(seconds, rss_bytes, rounds)`` is called with every sample (the script prints them, so a run of
+    hours shows how it goes)."""
     result = SoakResult(warmup_seconds=seconds * warmup_fraction)
     started = time.monotonic()
     last_sample = -sample_every
@@ -65,6 +70,8 @@ def soak(admin: ApiClient, namespace: str, operator: OperatorProcess, seconds: f
         if now - last_sample >= sample_every:
             result.samples.append((now, operator.rss_bytes()))
             last_sample = now
+            if progress is not None:
+                progress(now, result.samples[-1][1], result.rounds)
 
     while time.monotonic() - started < seconds:
         churn = Churn(admin, namespace, endpoints, prefix=f"s{result.rounds % 2}-", seed=result.rounds)
@@ -100,8 +107,11 @@ def main() -> None:
             kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=namespace)))
         with OperatorProcess(cluster.kubeconfig_path, emulator.url, [namespace], Path(workdir),
                              verbose=False) as operator:
+            def show(seconds: float, rss: int, rounds: int) -> None:
+                print(f"{seconds:8.0f} s  RSS {rss / 2**20:7.1f} MiB  rounds {rounds}", flush=True)
+
             result = soak(admin, namespace, operator, args.minutes * 60, endpoints=args.endpoints,
-                          sample_every=max(5.0, args.minutes * 60 / 200))
+                          sample_every=max(5.0, args.minutes * 60 / 200), progress=show)
         print(result.report())
         assert result.growth() < args.max_growth, f"RSS grew {result.growth() * 100:.1f}% after warm-up"
 
