@@ -263,17 +263,18 @@ def _credentials(emulator: Emulator, method: str, body: dict[str, Any]) -> web.R
         if deny is None and allow is None and expire is None:
             return _bad("expected {'deny_role': arn} or {'allow_role': arn} or "
                         "{'expire': {'role_arn': arn?, 'access_key': key?}}")
+        # Everything is checked before anything is applied: a refused request changes nothing.
         for value, name in ((deny, "deny_role"), (allow, "allow_role")):
             if value is not None and not isinstance(value, str):
                 return _bad(f"{name} must be a role ARN")
+        if expire is not None and (not isinstance(expire, dict) or any(
+                not isinstance(expire.get(k), (str, type(None))) for k in ("role_arn", "access_key"))):
+            return _bad("expire must be {'role_arn': str?, 'access_key': str?}")
         if isinstance(deny, str):
             sts.denied_roles.add(deny)
         if isinstance(allow, str):
             sts.denied_roles.discard(allow)
-        if expire is not None:
-            if not isinstance(expire, dict) or any(not isinstance(expire.get(k), (str, type(None)))
-                                                   for k in ("role_arn", "access_key")):
-                return _bad("expire must be {'role_arn': str?, 'access_key': str?}")
+        if isinstance(expire, dict):
             count = sts.expire(now(), role_arn=expire.get("role_arn"), access_key=expire.get("access_key"))
             return web.json_response({**sts.describe(now()), "expired": count})
     return web.json_response(sts.describe(now()))

@@ -499,7 +499,7 @@ def _plan_immutable(ctx: ReconcileContext, obj: KubeObject, noun: str) -> Planne
 async def _plan_endpoint(ctx: ReconcileContext, obj: KubeObject) -> PlannedChange:
     try:
         desired = resolve_endpoint(ctx, obj)
-        target = ctx.target(obj)
+        target = await ctx.target(obj)
     except (SpecProblem, SpecError) as problem:
         return PlannedChange(obj.kind, obj.name, "blocked", f"invalid spec: {problem}")
     except WaitingForConfig as waiting:

@@ -397,6 +397,8 @@ def _iam_actions(operations: dict[str, int]) -> set[str]:
         owners = [prefix for prefix, names in services.items() if operation in names]
         assert len(owners) == 1, f"cannot tell which service {operation} belongs to: {owners}"
         actions.add(f"{owners[0]}:{operation}")
+    # STS answers GetCallerIdentity to anyone, even under an explicit deny: no policy statement is needed.
+    actions.discard("sts:GetCallerIdentity")
     # CreateModel passes the model's execution role to SageMaker: IAM checks iam:PassRole on it.
     if "sagemaker:CreateModel" in actions:
         actions.add("iam:PassRole")

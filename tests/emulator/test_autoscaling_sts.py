@@ -220,7 +220,8 @@ def test_expired_credentials_are_refused_by_every_service(emulator: EmulatorThre
 
 def test_default_caller_key_can_be_expired_and_issued_credentials_expire_on_time(
         emulator: EmulatorThread, admin: AdminClient) -> None:
-    # The shortest session AWS allows is 900 s: expire it by moving the emulator's clock instead of waiting.
+    # The shortest session AWS allows is 900 s: rather than wait, ask the check that every request passes through
+    # about a moment just before and at the expiration.
     creds = _assumed(emulator, "arn:aws:iam::111122223333:role/deployer", DurationSeconds=900)
     identity = emulator.emulator.sts.identify(creds["aws_access_key_id"])
     assert identity is not None

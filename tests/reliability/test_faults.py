@@ -1,7 +1,7 @@
 """Churn under AWS faults, and churn while the operator is SIGKILLed at random moments.
 
 Sizes: under faults 25 endpoints by default, with crashes 20 endpoints and 10 kills; ``SAGEMAKER_OPERATOR_CHURN=200``
-runs the issue's full 200-endpoint churns (about 7 minutes each on 2 cores).
+runs both churns with 200 endpoints (several minutes each).
 """
 
 from __future__ import annotations
@@ -72,7 +72,9 @@ def test_churn_under_throttling_5xx_and_latency_converges_with_bounded_retries(
     assert calls <= 2.0 * succeeded, f"{calls} calls for {succeeded} successful ones: retries are not bounded"
     # Each fault botocore gave up on requeued its object once, no more.
     assert requeued <= exhausted + 1
-    # botocore retried: most faults never reached the operator.
+    # botocore retried: most faults never reached the operator. Not nearly all of them: with 35% of calls failing
+    # for minutes, botocore's retry quota runs dry (its purpose) and hands the rest to the per-object backoff; at
+    # 200 endpoints about 40% of the faults surfaced, at 25 about 1%.
     assert exhausted < 0.5 * (throttled + failed), f"{exhausted:.0f} of {throttled + failed} faults surfaced"
     # Backed off: the operator's own retries (the controller's "retrying in N s") are spaced out, never immediate.
     delays = [float(word) for line in operator.log_text().splitlines() if "retrying in" in line

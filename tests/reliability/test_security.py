@@ -244,6 +244,18 @@ def test_denied_assume_role_is_degraded_and_expired_credentials_heal_or_are_repo
         ok.patch(MODEL, "untrusted", {"metadata": {"annotations": {"example.com/nudge": "1"}}})
         ok.wait_condition(MODEL, "untrusted", "Ready", timeout=60)
 
+        # Dropping the role would point the model at the operator's own account, where its resources are not:
+        # refused, nothing created there; with the role back it is Ready again.
+        resources = sorted((r["kind"], r["name"], r["account"]) for r in emulator.admin.resources())
+        ok.patch(MODEL, "assumed", {"spec": {"assumeRoleArn": None}})
+        ok.wait_condition(MODEL, "assumed", "Degraded", reason="InvalidSpec", timeout=60)
+        message = (ok.condition(MODEL, "assumed", "Degraded") or {})["message"]
+        assert message.startswith("spec.assumeRoleArn: this object's AWS resources are in account 210987654321, "
+                                  "and without it, the operator's own credentials are of account 123456789012"), message
+        assert sorted((r["kind"], r["name"], r["account"]) for r in emulator.admin.resources()) == resources
+        ok.patch(MODEL, "assumed", {"spec": {"assumeRoleArn": role}})
+        ok.wait_condition(MODEL, "assumed", "Ready", timeout=60)
+
         assert_invariants(admin_client, emulator, Scope([healthy], degraded={}), operator.log_text())
         assert_invariants(admin_client, emulator, Scope([stale], degraded={(MODEL, stale, "plain"): "AwsCredentials"}),
                           stale_operator.log_text())

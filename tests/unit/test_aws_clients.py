@@ -7,6 +7,7 @@ import pytest
 from sagemaker_operator.aws.clients import AwsTarget, ClientFactory
 
 ROLE = "arn:aws:iam::111122223333:role/deployer"
+PLAIN = AwsTarget("eu-west-1")
 
 
 @pytest.fixture(autouse=True)
@@ -41,3 +42,13 @@ def test_one_client_per_service_region_and_role_until_forgotten() -> None:
     assert factory.client("sagemaker", assumed) is not first
     assert factory.client("application-autoscaling", assumed) is not scaling
     assert factory.client("sagemaker", plain) is other
+
+
+def test_a_stale_client_is_forgotten_only_while_it_is_current() -> None:
+    factory = ClientFactory()
+    first = factory.client("sagemaker", PLAIN)
+    factory.forget(PLAIN, stale=first)
+    fresh = factory.client("sagemaker", PLAIN)
+    assert fresh is not first
+    factory.forget(PLAIN, stale=first)  # a second call that failed with the old client: the fresh one stays
+    assert factory.client("sagemaker", PLAIN) is fresh

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Mapping
 from typing import Any, cast
@@ -9,6 +10,7 @@ from typing import Any, cast
 import pytest
 
 from sagemaker_operator.aws.clients import AwsTarget
+from sagemaker_operator.aws.errors import AwsFailure, FailureKind
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.reconcile.context import OperatorSettings, ReconcileContext, SpecProblem, recorded_location
 from sagemaker_operator.reconcile.naming import (
@@ -362,16 +364,16 @@ def test_target_owner_tags_and_history_limit() -> None:
     ctx, _ = make_context(cluster_id="prod-eu", default_region="eu-west-1", default_revision_history_limit=2)
     obj = KubeObject.from_body(body(MODEL, "m", {"tags": {"team": "ml", UID_TAG: "forged"},
                                                  "assumeRoleArn": "arn:aws:iam::1:role/r", "revisionHistoryLimit": 0}))
-    assert ctx.target(obj) == AwsTarget(region="eu-west-1", role_arn="arn:aws:iam::1:role/r")
+    assert asyncio.run(ctx.target(obj)) == AwsTarget(region="eu-west-1", role_arn="arn:aws:iam::1:role/r")
     assert ctx.tags(obj) == {"team": "ml", CLUSTER_TAG: "prod-eu", KIND_TAG: MODEL, NAMESPACE_TAG: "ml",
                              NAME_TAG: "m", UID_TAG: "ml-m"}
     assert ctx.history_limit(obj) == 0
     plain = KubeObject.from_body(body(MODEL, "m", {"region": "us-east-1"}))
-    assert ctx.target(plain) == AwsTarget(region="us-east-1", role_arn=None)
+    assert asyncio.run(ctx.target(plain)) == AwsTarget(region="us-east-1", role_arn=None)
     assert ctx.history_limit(plain) == 2
     no_region, _ = make_context()
     with pytest.raises(SpecProblem, match="region"):
-        no_region.target(KubeObject.from_body(body(MODEL, "m")))
+        asyncio.run(no_region.target(KubeObject.from_body(body(MODEL, "m"))))
 
 
 def _located(spec: dict[str, Any], status: dict[str, Any] | None = None) -> KubeObject:
@@ -382,34 +384,76 @@ def _located(spec: dict[str, Any], status: dict[str, Any] | None = None) -> Kube
 PINNED = {"endpointArn": "arn:aws:sagemaker:eu-west-1:111122223333:endpoint/ep"}
 
 
+class AccountGateway:
+    """Answers GetCallerIdentity for the operator's own credentials, and counts the calls."""
+
+    def __init__(self, account: str | None) -> None:
+        self.account = account
+        self.calls = 0
+
+    async def caller_account(self, target: AwsTarget) -> str:
+        self.calls += 1
+        if self.account is None:
+            raise AwsFailure(FailureKind.CREDENTIALS, "NoCredentialsError", "Unable to locate credentials",
+                             "GetCallerIdentity")
+        return self.account
+
+
+def located_context(own_account: str | None = "111122223333", **settings: Any
+                    ) -> tuple[ReconcileContext, AccountGateway]:
+    gateway = AccountGateway(own_account)
+    ctx = ReconcileContext(gateway=cast(SageMakerGateway, gateway), store=ObjectStore(),
+                           settings=OperatorSettings(**settings))
+    return ctx, gateway
+
+
 def test_aws_resources_stay_where_they_were_created() -> None:
-    ctx, _ = make_context(default_region="us-east-1")
+    ctx, _ = located_context(default_region="us-east-1")
     assert recorded_location(PINNED) == ("eu-west-1", "111122223333")
     assert recorded_location({"endpointArn": None}) is None
-    assert ctx.target(_located({})) == AwsTarget("us-east-1")
-    assert ctx.target(_located({"region": "eu-west-1"}, PINNED)) == AwsTarget("eu-west-1")
+    assert asyncio.run(ctx.target(_located({}))) == AwsTarget("us-east-1")
+    assert asyncio.run(ctx.target(_located({"region": "eu-west-1"}, PINNED))) == AwsTarget("eu-west-1")
     with pytest.raises(SpecProblem, match=r"^spec.region: this object's AWS resources are in eu-west-1 and cannot "
                                           r"move to us-west-2; set spec.region to eu-west-1, or delete"):
-        ctx.target(_located({"region": "us-west-2"}, PINNED))
+        asyncio.run(ctx.target(_located({"region": "us-west-2"}, PINNED)))
     with pytest.raises(SpecProblem, match=r"^spec.region \(unset: the operator's --region\): .* cannot move to "
                                           r"us-east-1"):
-        ctx.target(_located({}, PINNED))
+        asyncio.run(ctx.target(_located({}, PINNED)))
     # Deleting reaches the resources where they are, whatever region the spec names now.
-    assert ctx.deletion_target(_located({"region": "us-west-2"}, PINNED)) == AwsTarget("eu-west-1")
-    assert ctx.deletion_target(_located({})) == AwsTarget("us-east-1")
-    no_default, _ = make_context()
-    assert no_default.deletion_target(_located({})) is None
+    assert asyncio.run(ctx.deletion_target(_located({"region": "us-west-2"}, PINNED))) == AwsTarget("eu-west-1")
+    assert asyncio.run(ctx.deletion_target(_located({}))) == AwsTarget("us-east-1")
+    no_default, _ = located_context()
+    assert asyncio.run(no_default.deletion_target(_located({}))) is None
 
 
 def test_a_role_of_another_account_cannot_reach_existing_resources() -> None:
-    ctx, _ = make_context()
+    ctx, gateway = located_context()
     same = "arn:aws:iam::111122223333:role/other"
     foreign = "arn:aws:iam::999988887777:role/deployer"
-    assert ctx.target(_located({"region": "eu-west-1", "assumeRoleArn": same}, PINNED)).role_arn == same
-    for check in (ctx.target, ctx.deletion_target):
-        with pytest.raises(SpecProblem, match=r"^spec.assumeRoleArn: this object's AWS resources are in account "
-                                              r"111122223333, and arn:aws:iam::999988887777:role/deployer is a role "
-                                              r"of account 999988887777"):
-            check(_located({"region": "eu-west-1", "assumeRoleArn": foreign}, PINNED))
+    assert asyncio.run(ctx.target(_located({"region": "eu-west-1", "assumeRoleArn": same}, PINNED))).role_arn == same
+    assert gateway.calls == 0, "a role's account is in its ARN"
+    with pytest.raises(SpecProblem, match=r"^spec.assumeRoleArn: this object's AWS resources are in account "
+                                          r"111122223333, and arn:aws:iam::999988887777:role/deployer is a role "
+                                          r"of account 999988887777; set it to a role of account 111122223333, or "
+                                          r"delete this object"):
+        asyncio.run(ctx.target(_located({"region": "eu-west-1", "assumeRoleArn": foreign}, PINNED)))
+    with pytest.raises(SpecProblem, match=r"or set spec.deletionPolicy to Retain to leave them$"):
+        asyncio.run(ctx.deletion_target(_located({"region": "eu-west-1", "assumeRoleArn": foreign}, PINNED)))
     # Before anything exists, any role goes.
-    assert ctx.target(_located({"region": "eu-west-1", "assumeRoleArn": foreign})).role_arn == foreign
+    assert asyncio.run(ctx.target(_located({"region": "eu-west-1", "assumeRoleArn": foreign}))).role_arn == foreign
+
+
+def test_removing_the_role_of_resources_in_another_account_is_refused() -> None:
+    elsewhere = {"endpointArn": "arn:aws:sagemaker:eu-west-1:999988887777:endpoint/ep"}
+    ctx, gateway = located_context()
+    with pytest.raises(SpecProblem, match=r"^spec.assumeRoleArn: this object's AWS resources are in account "
+                                          r"999988887777, and without it, the operator's own credentials are of "
+                                          r"account 111122223333"):
+        asyncio.run(ctx.target(_located({"region": "eu-west-1"}, elsewhere)))
+    assert asyncio.run(ctx.target(_located({"region": "eu-west-1"}, PINNED))) == AwsTarget("eu-west-1")
+    assert gateway.calls == 1, "the operator's own account is asked once per region"
+    # When STS cannot tell (no credentials), nothing is refused here: the calls that follow report the problem.
+    blind, blind_gateway = located_context(own_account=None)
+    assert asyncio.run(blind.target(_located({"region": "eu-west-1"}, elsewhere))) == AwsTarget("eu-west-1")
+    asyncio.run(blind.target(_located({"region": "eu-west-1"}, elsewhere)))
+    assert blind_gateway.calls == 2, "a failed answer is not remembered"

@@ -532,6 +532,9 @@ class FakeGateway:
         self.calls.append(operation)
         return True
 
+    async def caller_account(self, target: Any) -> str:
+        return ARN.split(":")[4]  # the operator's own account: where the endpoint is
+
     def service_url(self, target: Any, service: str) -> str:
         return "https://runtime.sagemaker.eu-west-1.amazonaws.com"
 

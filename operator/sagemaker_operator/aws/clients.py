@@ -67,15 +67,20 @@ class ClientFactory:
                 self._clients[key] = client
             return client
 
-    def forget(self, target: AwsTarget) -> None:
+    def forget(self, target: AwsTarget, stale: Any = None) -> None:
         """Drop the target's session and clients, so the next call resolves credentials afresh.
 
         botocore refreshes credentials only by their own expiry time; AWS may refuse them sooner (a revoked session,
-        a rotated credentials file, clock skew). Calls under way keep the clients they hold.
+        a rotated credentials file, clock skew). With ``stale``, only if that client is still the cached one: when
+        many calls fail at once, the first forgets and the others reuse the fresh client it leads to. Calls under
+        way keep the clients they hold.
         """
         with self._lock:
+            keys = [k for k in self._clients if (k[1], k[2]) == (target.region, target.role_arn)]
+            if stale is not None and not any(self._clients[k] is stale for k in keys):
+                return
             self._sessions.pop((target.region, target.role_arn), None)
-            for key in [k for k in self._clients if (k[1], k[2]) == (target.region, target.role_arn)]:
+            for key in keys:
                 del self._clients[key]
 
     def _session(self, target: AwsTarget) -> boto3.Session:

@@ -50,10 +50,11 @@ _TRANSIENT_CODES = frozenset({
     "InternalFailure", "InternalServerError", "InternalError", "ServiceUnavailable", "ServiceUnavailableException",
     "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
 })
-# Credentials AWS no longer accepts although the client still holds them: worth one fresh resolution.
-EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException"})
-_CREDENTIAL_CODES = EXPIRED_CODES | frozenset({
-    "InvalidClientTokenId", "UnrecognizedClientException",
+# Credentials AWS no longer accepts although the client still holds them (an expired session, a rotated or
+# deactivated key): worth one fresh resolution.
+REFRESH_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
+                           "UnrecognizedClientException"})
+_CREDENTIAL_CODES = REFRESH_CODES | frozenset({
     "InvalidSignatureException", "SignatureDoesNotMatch", "IncompleteSignature", "MissingAuthenticationToken",
     "RegionDisabledException",
 })

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError, CredentialRetrievalError
 
 from sagemaker_operator.aws.clients import AwsTarget, ClientFactory
-from sagemaker_operator.aws.errors import EXPIRED_CODES, AwsFailure, FailureKind, classify
+from sagemaker_operator.aws.errors import REFRESH_CODES, AwsFailure, FailureKind, classify
 from sagemaker_operator.metrics import AWS_CALL_SECONDS, AWS_CALLS
 
 logger = logging.getLogger(__name__)
@@ -37,23 +37,24 @@ class SageMakerGateway:
                    ) -> dict[str, Any]:
         """Call ``operation`` (the boto3 snake_case method name) with ``params``; raise AwsFailure on error.
 
-        Credentials AWS calls expired are resolved afresh (a new AssumeRole, or the default chain read again) and
-        the call is made once more: a revoked or early-expired session heals without a Degraded object.
+        Credentials AWS refuses as expired or invalid are resolved afresh (a new AssumeRole, or the default chain
+        read again) and the call is made once more, so an expired session or a rotated credentials file heals
+        without a Degraded object. With an assumed role, AccessDenied gets the same one retry: revoking a role's
+        active sessions makes AWS deny the old session's calls, and a new session may be allowed.
         """
-        try:
-            return await self._call_once(target, operation, service, params)
-        except AwsFailure as failure:
-            if failure.code not in EXPIRED_CODES and not (failure.operation == "AssumeRole"
-                                                          and any(c in failure.message for c in EXPIRED_CODES)):
-                raise
-            logger.info("AWS refused expired credentials for %s (region %s, role %s); resolving them afresh",
-                        failure.operation, target.region, target.role_arn or "default")
-            self._clients.forget(target)
-            return await self._call_once(target, operation, service, params)
-
-    async def _call_once(self, target: AwsTarget, operation: str, service: str, params: dict[str, Any]
-                         ) -> dict[str, Any]:
         client = self._clients.client(service, target)
+        try:
+            return await self._call_once(client, target, operation, service, params)
+        except AwsFailure as failure:
+            if not _refresh_may_help(failure, target):
+                raise
+            logger.info("AWS refused the credentials of %s (%s; region %s, role %s): resolving them afresh",
+                        failure.operation, failure.code, target.region, target.role_arn or "default")
+            self._clients.forget(target, stale=client)
+            return await self._call_once(self._clients.client(service, target), target, operation, service, params)
+
+    async def _call_once(self, client: Any, target: AwsTarget, operation: str, service: str, params: dict[str, Any]
+                         ) -> dict[str, Any]:
         method = getattr(client, operation)
         loop = asyncio.get_running_loop()
         started = time.monotonic()
@@ -68,6 +69,11 @@ class SageMakerGateway:
         AWS_CALLS.labels(service, _api_name(client, operation), "ok").inc()
         response.pop("ResponseMetadata", None)
         return response
+
+    async def caller_account(self, target: AwsTarget) -> str:
+        """The account of the credentials used for ``target`` (STS GetCallerIdentity; needs no IAM permission)."""
+        identity = await self.call(target, "get_caller_identity", service="sts")
+        return str(identity["Account"])
 
     def service_url(self, target: AwsTarget, service: str) -> str:
         """The base URL the clients of ``service`` use in the target's region (AWS_ENDPOINT_URL honoured)."""
@@ -118,21 +124,32 @@ class SageMakerGateway:
         return bool(stale or changed)
 
 
+def _refresh_may_help(failure: AwsFailure, target: AwsTarget) -> bool:
+    """Whether fresh credentials could turn ``failure`` into a success."""
+    if failure.code in REFRESH_CODES:
+        return True
+    # A denied AssumeRole is not helped by assuming again.
+    return (target.role_arn is not None and failure.kind is FailureKind.ACCESS_DENIED
+            and failure.operation != "AssumeRole")
+
+
 def _assume_role_failure(error: Exception, target: AwsTarget) -> AwsFailure | None:
     """A failed AssumeRole behind a call (botocore assumes lazily, inside the call): a credentials problem of the
-    object's spec.assumeRoleArn, whatever code STS gave, so the status says which role could not be assumed."""
+    object's spec.assumeRoleArn, whatever code STS gave, so the status says which role could not be assumed.
+    STS's own code is kept (ExpiredToken: the operator's source credentials expired)."""
     if target.role_arn is None:
         return None
+    code = "AssumeRoleFailed"
     if isinstance(error, ClientError) and error.operation_name == "AssumeRole":
         details = error.response.get("Error", {})
-        message = f"{details.get('Code', 'Error')}: {details.get('Message', '')}"
+        code = str(details.get("Code") or code)
+        message = f"{code}: {details.get('Message', '')}"
     elif isinstance(error, CredentialRetrievalError):
         message = str(error)
     else:
         return None
-    kind = FailureKind.ACCESS_DENIED if "AccessDenied" in message else FailureKind.CREDENTIALS
-    return AwsFailure(kind, "AssumeRoleFailed",
-                      f"cannot assume spec.assumeRoleArn {target.role_arn}: {message}", "AssumeRole")
+    kind = FailureKind.ACCESS_DENIED if "AccessDenied" in code else FailureKind.CREDENTIALS
+    return AwsFailure(kind, code, f"cannot assume spec.assumeRoleArn {target.role_arn}: {message}", "AssumeRole")
 
 
 def _api_name(client: Any, operation: str) -> str:

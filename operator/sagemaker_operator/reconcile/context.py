@@ -10,6 +10,7 @@ from typing import Any
 
 from sagemaker_operator.api.kinds import tag_key_problems
 from sagemaker_operator.aws.clients import AwsTarget
+from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.reconcile.objects import KubeObject, ObjectRef, ObjectStore
 from sagemaker_operator.reconcile.ownership import Owner, desired_tags
@@ -69,8 +70,9 @@ class ReconcileContext:
     _next_drift_check: dict[ObjectRef, float] = field(default_factory=dict)
     _drift_checks: dict[ObjectRef, int] = field(default_factory=dict)
     _poll_attempts: dict[ObjectRef, int] = field(default_factory=dict)
+    _own_accounts: dict[str, str] = field(default_factory=dict)
 
-    def target(self, obj: KubeObject) -> AwsTarget:
+    async def target(self, obj: KubeObject) -> AwsTarget:
         """The region and role of an object's AWS resources; checks the common fields the API server cannot.
 
         Once an object has AWS resources, their region and account are fixed: SageMaker resources cannot move, and
@@ -90,10 +92,10 @@ class ReconcileContext:
             raise SpecProblem(
                 f"{field_name}: this object's AWS resources are in {recorded[0]} and cannot move to {target.region}; "
                 f"set spec.region to {recorded[0]}, or delete this object (which deletes them) and create it again")
-        self._check_account(target, recorded)
+        await self._check_account(target, recorded, deleting=False)
         return target
 
-    def deletion_target(self, obj: KubeObject) -> AwsTarget | None:
+    async def deletion_target(self, obj: KubeObject) -> AwsTarget | None:
         """Where to delete an object's AWS resources: where they are (their recorded region), whatever the spec says
         now; None when there is no region at all (then nothing was ever created). Raises SpecProblem when the
         spec's role is in another account than the resources, which it could not reach."""
@@ -103,18 +105,33 @@ class ReconcileContext:
             return None
         role = obj.spec.get("assumeRoleArn") or None
         target = AwsTarget(region=str(region), role_arn=str(role) if role else None)
-        self._check_account(target, recorded)
+        await self._check_account(target, recorded, deleting=True)
         return target
 
-    @staticmethod
-    def _check_account(target: AwsTarget, recorded: tuple[str, str] | None) -> None:
-        # Without a role the account is that of the operator's own credentials, which only an STS call would tell.
-        account = arn_account(target.role_arn) if target.role_arn else None
-        if recorded is not None and account and account != recorded[1]:
-            raise SpecProblem(
-                f"spec.assumeRoleArn: this object's AWS resources are in account {recorded[1]}, and "
-                f"{target.role_arn} is a role of account {account}; use a role of account {recorded[1]}, or delete "
-                f"this object (which deletes them) and create it again")
+    async def _check_account(self, target: AwsTarget, recorded: tuple[str, str] | None, *, deleting: bool) -> None:
+        if recorded is None:
+            return
+        if target.role_arn:
+            account, whose = arn_account(target.role_arn), f"{target.role_arn} is a role of account"
+        else:
+            account = await self._own_account(target)
+            whose = "without it, the operator's own credentials are of account"
+        if account is None or account == recorded[1]:
+            return
+        remedy = ("or set spec.deletionPolicy to Retain to leave them" if deleting else
+                  "or delete this object (which deletes them) and create it again")
+        raise SpecProblem(f"spec.assumeRoleArn: this object's AWS resources are in account {recorded[1]}, and {whose} "
+                          f"{account}; set it to a role of account {recorded[1]}, {remedy}")
+
+    async def _own_account(self, target: AwsTarget) -> str | None:
+        """The account of the operator's own credentials in the target's region (one STS call per region, ever);
+        None when it cannot be told now, in which case the calls that follow report the credentials problem."""
+        if target.region not in self._own_accounts:
+            try:
+                self._own_accounts[target.region] = await self.gateway.caller_account(target)
+            except AwsFailure:
+                return None
+        return self._own_accounts[target.region]
 
     def owner(self, obj: KubeObject) -> Owner:
         """The ownership identity of an object."""

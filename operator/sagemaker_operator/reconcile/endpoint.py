@@ -379,7 +379,7 @@ def converged(obj: KubeObject, desired: EndpointDesired, memory: EndpointMemory)
 async def reconcile_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
     """One step towards the desired endpoint: observe (one DescribeEndpoint), plan, act, report."""
     try:
-        target = ctx.target(obj)
+        target = await ctx.target(obj)
         desired = resolve_endpoint(ctx, obj)
     except (SpecProblem, SpecError) as problem:
         return Outcome.degraded("InvalidSpec", str(problem))

@@ -90,7 +90,7 @@ def render_config(obj: KubeObject, cluster_id: str, model_names: Mapping[str, st
 async def reconcile_endpoint_config(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
     """Make the AWS endpoint config for the current spec exist, and collect old revisions nothing uses."""
     try:
-        target = ctx.target(obj)
+        target = await ctx.target(obj)
         rendered = render_config(obj, ctx.settings.cluster_id, resolve_model_names(ctx, obj))
     except (SpecProblem, SpecError) as problem:
         return Outcome.degraded("InvalidSpec", str(problem))

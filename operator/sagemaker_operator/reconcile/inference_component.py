@@ -265,7 +265,7 @@ def _converged(obj: KubeObject, desired: ComponentDesired, memory: ComponentMemo
 async def reconcile_inference_component(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
     """One step towards the desired component: observe (one Describe), plan, act, report."""
     try:
-        target = ctx.target(obj)
+        target = await ctx.target(obj)
         desired = resolve_component(ctx, obj)
     except (SpecProblem, SpecError) as problem:
         return Outcome.degraded("InvalidSpec", str(problem))

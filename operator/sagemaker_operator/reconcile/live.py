@@ -43,7 +43,7 @@ async def delete_live(ctx: ReconcileContext, obj: KubeObject, resource: LiveKind
         return Outcome.progressing("Retained", f"deletionPolicy is Retain: the AWS {resource.noun} is kept",
                                    finalized=True)
     try:
-        target = ctx.deletion_target(obj)
+        target = await ctx.deletion_target(obj)
     except SpecProblem as problem:
         return Outcome.degraded("InvalidSpec", f"cannot delete: {problem}")
     if target is None:

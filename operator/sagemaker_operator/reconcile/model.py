@@ -63,7 +63,7 @@ def is_ready(obj: KubeObject) -> bool:
 async def reconcile_model(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
     """Make the AWS model for the current spec exist, and collect old revisions nothing uses."""
     try:
-        target = ctx.target(obj)
+        target = await ctx.target(obj)
         rendered = render_model(obj, ctx.settings.cluster_id)
     except (SpecProblem, SpecError) as problem:
         return Outcome.degraded("InvalidSpec", str(problem))

@@ -154,7 +154,7 @@ async def finalize_revisions(ctx: ReconcileContext, obj: KubeObject, resource: I
     if not revisions:
         return Outcome.progressing("Deleted", f"no AWS {resource.noun} to delete", finalized=True)
     try:
-        target = ctx.deletion_target(obj)
+        target = await ctx.deletion_target(obj)
         if target is None:
             return Outcome.progressing("Deleted", "no region: nothing was created", finalized=True)
         await delete_revisions(ctx, target, resource, revisions)
