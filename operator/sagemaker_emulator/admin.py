@@ -169,8 +169,15 @@ class AdminClient:
         result: dict[str, Any] = self._call("POST", "credentials", body)
         return int(result["expired"])
 
+    def revoke_sessions(self, role_arn: str) -> int:
+        """Revoke every session of ``role_arn`` issued so far (IAM's "revoke active sessions"): requests signed with
+        them answer AccessDeniedException; a new AssumeRole works. Answers how many were revoked."""
+        result: dict[str, Any] = self._call("POST", "credentials", {"revoke_role": role_arn})
+        return int(result["revoked"])
+
     def credentials(self) -> dict[str, Any]:
-        """``{"denied_roles": [...], "expired_keys": N, "issued": [{"role_arn", "expiration", "expired"}]}``."""
+        """``{"denied_roles": [...], "expired_keys": N, "issued": [{"role_arn", "expiration", "expired",
+        "revoked"}]}``."""
         result: dict[str, Any] = self._call("GET", "credentials")
         return result
 

@@ -258,13 +258,13 @@ async def handle_admin(emulator: Emulator, request: web.Request) -> web.Response
 def _credentials(emulator: Emulator, method: str, body: dict[str, Any]) -> web.Response:
     sts = emulator.sts
     if method in ("POST", "PUT"):
-        deny, allow = body.get("deny_role"), body.get("allow_role")
+        deny, allow, revoke = body.get("deny_role"), body.get("allow_role"), body.get("revoke_role")
         expire = body.get("expire")
-        if deny is None and allow is None and expire is None:
-            return _bad("expected {'deny_role': arn} or {'allow_role': arn} or "
+        if deny is None and allow is None and revoke is None and expire is None:
+            return _bad("expected {'deny_role': arn} or {'allow_role': arn} or {'revoke_role': arn} or "
                         "{'expire': {'role_arn': arn?, 'access_key': key?}}")
         # Everything is checked before anything is applied: a refused request changes nothing.
-        for value, name in ((deny, "deny_role"), (allow, "allow_role")):
+        for value, name in ((deny, "deny_role"), (allow, "allow_role"), (revoke, "revoke_role")):
             if value is not None and not isinstance(value, str):
                 return _bad(f"{name} must be a role ARN")
         if expire is not None and (not isinstance(expire, dict) or any(
@@ -274,6 +274,8 @@ def _credentials(emulator: Emulator, method: str, body: dict[str, Any]) -> web.R
             sts.denied_roles.add(deny)
         if isinstance(allow, str):
             sts.denied_roles.discard(allow)
+        if isinstance(revoke, str):
+            return web.json_response({**sts.describe(now()), "revoked": sts.revoke(revoke)})
         if isinstance(expire, dict):
             count = sts.expire(now(), role_arn=expire.get("role_arn"), access_key=expire.get("access_key"))
             return web.json_response({**sts.describe(now()), "expired": count})

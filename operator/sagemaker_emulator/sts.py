@@ -8,7 +8,8 @@ Any other access key is the "default" caller in the emulator's default account.
 Credential failures are driven by the admin API: a role can be denied (AssumeRole answers ``AccessDenied``, as
 when its trust policy does not name the caller), and credentials can be expired early (every later request signed
 with them answers ``ExpiredTokenException``, ``ExpiredToken`` on STS), as when a session is revoked or a clock is
-off. Issued credentials also expire at their ``Expiration``, as on AWS.
+off. A role's sessions can be revoked (later calls with them answer ``AccessDeniedException``, as after IAM's
+"revoke active sessions"). Issued credentials also expire at their ``Expiration``, as on AWS.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Identity:
     assumed_arn: str
     assumed_id: str
     expires: float
+    # Revoked sessions (IAM's "revoke active sessions"): every call is denied, as by the deny policy IAM attaches.
+    revoked: bool = False
 
 
 def _random(prefix: str, length: int) -> str:
@@ -74,6 +77,22 @@ class StsService:
         if expired:
             code = "ExpiredToken" if ctx.service == "sts" else "ExpiredTokenException"
             raise AwsError(code, "The security token included in the request is expired", 400)
+        if identity is not None and identity.revoked:
+            action = f"{'sagemaker' if ctx.service == 'sagemaker-runtime' else ctx.service}:{ctx.operation}"
+            message = (f"User: {identity.assumed_arn} is not authorized to perform: {action} with an explicit deny "
+                       "in an identity-based policy")
+            if ctx.service == "sts":
+                raise AwsError("AccessDenied", message, 403)
+            raise AwsError("AccessDeniedException", message, 400)
+
+    def revoke(self, role_arn: str) -> int:
+        """Revoke every session of ``role_arn`` issued so far; later AssumeRoles give working sessions again."""
+        revoked = 0
+        for key, identity in list(self.identities.items()):
+            if identity.role_arn == role_arn and not identity.revoked:
+                self.identities[key] = replace(identity, revoked=True)
+                revoked += 1
+        return revoked
 
     def expire(self, t: float, *, role_arn: str | None = None, access_key: str | None = None) -> int:
         """Expire, as of ``t``, the credentials issued for ``role_arn``, or the one ``access_key`` (issued or not),
@@ -94,8 +113,8 @@ class StsService:
         return {
             "denied_roles": sorted(self.denied_roles),
             "expired_keys": len(self.expired_keys),
-            "issued": [{"role_arn": i.role_arn, "expiration": iso(i.expires), "expired": i.expires <= t}
-                       for i in self.identities.values()],
+            "issued": [{"role_arn": i.role_arn, "expiration": iso(i.expires), "expired": i.expires <= t,
+                        "revoked": i.revoked} for i in self.identities.values()],
         }
 
     def assume_role(self, ctx: RequestContext, p: dict[str, Any], t: float) -> dict[str, Any]:

@@ -242,3 +242,19 @@ def test_default_caller_key_can_be_expired_and_issued_credentials_expire_on_time
     admin.reset()
     assert admin.credentials() == {"denied_roles": [], "expired_keys": 0, "issued": []}
     sagemaker.list_models()  # reset forgets expired keys
+
+
+def test_revoked_sessions_are_denied_and_a_new_session_works(emulator: EmulatorThread, admin: AdminClient) -> None:
+    role = "arn:aws:iam::111122223333:role/deployer"
+    old = _assumed(emulator, role)
+    assert admin.revoke_sessions(role) == 1
+    with pytest.raises(ClientError) as exc:
+        client(emulator, "sagemaker", **old).list_models()
+    assert error_of(exc) == ("AccessDeniedException", "User: arn:aws:sts::111122223333:assumed-role/deployer/op is "
+                             "not authorized to perform: sagemaker:ListModels with an explicit deny in an "
+                             "identity-based policy", 400)
+    with pytest.raises(ClientError) as exc:
+        client(emulator, "sts", **old).get_caller_identity()
+    assert error_of(exc)[0::2] == ("AccessDenied", 403)
+    client(emulator, "sagemaker", **_assumed(emulator, role)).list_models()
+    assert [i["revoked"] for i in admin.credentials()["issued"]] == [True, False]

@@ -228,7 +228,15 @@ def test_denied_assume_role_is_degraded_and_expired_credentials_heal_or_are_repo
 
         wait_for(rolled_out, timeout=90, what="the endpoint on its new config after the role's credentials expired")
         assert counters(emulator)["AssumeRole"] > assume_before
-        healed = [e for name in ("assumed",) for e in ok.events(name) if e.reason == "AwsError"]
+
+        # The role's active sessions are revoked (AWS then denies the old session's calls): the same, a new session.
+        assume_before = counters(emulator)["AssumeRole"]
+        first_config = (ok.get(ENDPOINT, "assumed") or {})["status"]["currentEndpointConfigName"]
+        assert emulator.admin.revoke_sessions(role) >= 1
+        ok.patch(MODEL, "assumed", {"spec": {"primaryContainer": {"image": f"{IMAGE}:3"}}})
+        wait_for(rolled_out, timeout=90, what="the endpoint on its new config after the role's sessions were revoked")
+        assert counters(emulator)["AssumeRole"] > assume_before
+        healed = [e for e in ok.events("assumed") if e.reason == "AwsError"]
         assert not healed, [e.message for e in healed]
 
         # The operator's own (static) credentials expire: nothing can heal that; Degraded with AWS's words.
