@@ -393,6 +393,7 @@ class AccountGateway:
 
     async def caller_account(self, target: AwsTarget) -> str:
         self.calls += 1
+        await asyncio.sleep(0.01)  # an answer takes a while: others ask meanwhile
         if self.account is None:
             raise AwsFailure(FailureKind.CREDENTIALS, "NoCredentialsError", "Unable to locate credentials",
                              "GetCallerIdentity")
@@ -457,3 +458,13 @@ def test_removing_the_role_of_resources_in_another_account_is_refused() -> None:
     assert asyncio.run(blind.target(_located({"region": "eu-west-1"}, elsewhere))) == AwsTarget("eu-west-1")
     asyncio.run(blind.target(_located({"region": "eu-west-1"}, elsewhere)))
     assert blind_gateway.calls == 2, "a failed answer is not remembered"
+
+
+def test_the_own_account_is_asked_once_however_many_objects_ask_at_once() -> None:
+    ctx, gateway = located_context()
+
+    async def everyone() -> list[AwsTarget]:
+        return await asyncio.gather(*(ctx.target(_located({"region": "eu-west-1"}, PINNED)) for _ in range(20)))
+
+    assert asyncio.run(everyone()) == [AwsTarget("eu-west-1")] * 20
+    assert gateway.calls == 1

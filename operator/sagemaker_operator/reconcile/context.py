@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -70,7 +71,7 @@ class ReconcileContext:
     _next_drift_check: dict[ObjectRef, float] = field(default_factory=dict)
     _drift_checks: dict[ObjectRef, int] = field(default_factory=dict)
     _poll_attempts: dict[ObjectRef, int] = field(default_factory=dict)
-    _own_accounts: dict[str, str] = field(default_factory=dict)
+    _own_accounts: dict[str, asyncio.Future[str]] = field(default_factory=dict)
 
     async def target(self, obj: KubeObject) -> AwsTarget:
         """The region and role of an object's AWS resources; checks the common fields the API server cannot.
@@ -126,12 +127,19 @@ class ReconcileContext:
     async def _own_account(self, target: AwsTarget) -> str | None:
         """The account of the operator's own credentials in the target's region (one STS call per region, ever);
         None when it cannot be told now, in which case the calls that follow report the credentials problem."""
-        if target.region not in self._own_accounts:
-            try:
-                self._own_accounts[target.region] = await self.gateway.caller_account(target)
-            except AwsFailure:
+        # One question in flight per region: after a restart every object asks at once.
+        pending = self._own_accounts.get(target.region)
+        if pending is None:
+            pending = asyncio.ensure_future(self.gateway.caller_account(target))
+            self._own_accounts[target.region] = pending
+        try:
+            return await asyncio.shield(pending)
+        except Exception as error:
+            if pending.done() and self._own_accounts.get(target.region) is pending:
+                del self._own_accounts[target.region]  # a failure is not remembered: asked again next time
+            if isinstance(error, AwsFailure):
                 return None
-        return self._own_accounts[target.region]
+            raise
 
     def owner(self, obj: KubeObject) -> Owner:
         """The ownership identity of an object."""
