@@ -124,18 +124,10 @@ def test_resources_owned_by_another_cluster_namespace_or_object_are_never_touche
         assert_invariants(admin_client, emulator, scope, operator.log_text())
 
 
-def _scan(texts: dict[str, str], secrets: set[str]) -> list[str]:
-    return [f"{secret[:8]}... appears in {where}" for where, text in texts.items() for secret in secrets
-            if secret and secret in text]
-
-
-def test_credential_failures_are_reported_per_namespace_and_no_credential_is_ever_written(
-        admin_client: ApiClient, crds: list[str], namespaces: Callable[[], str], emulator: EmulatorThread,
-        operator_factory: Callable[..., OperatorProcess], monkeypatch: pytest.MonkeyPatch) -> None:
-    healthy, broken = namespaces(), namespaces()
-    ok, bad = Objects(admin_client, healthy), Objects(admin_client, broken)
-    # Capture every credential the emulator's STS hands out, to look for them afterwards.
-    issued: set[str] = set()
+@pytest.fixture
+def issued(emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Every credential (key, secret, session token) the emulator's STS hands out during the test."""
+    secrets: set[str] = set()
     lock = threading.Lock()
     sts = emulator.emulator.sts
     original = sts.assume_role
@@ -143,10 +135,33 @@ def test_credential_failures_are_reported_per_namespace_and_no_credential_is_eve
     def assume_role(ctx: Any, params: dict[str, Any], t: float) -> dict[str, Any]:
         answer = original(ctx, params, t)
         with lock:
-            issued.update(str(v) for k, v in answer["Credentials"].items() if k != "Expiration")
+            secrets.update(str(v) for k, v in answer["Credentials"].items() if k != "Expiration")
         return answer
 
     monkeypatch.setattr(sts, "assume_role", assume_role)
+    return secrets
+
+
+def assert_nothing_leaked(admin_client: ApiClient, namespaces: list[str], operators: dict[str, OperatorProcess],
+                          secrets: set[str]) -> None:
+    """No secret appears in the objects (status included), events or operator logs of ``namespaces``."""
+    texts: dict[str, str] = {}
+    for namespace in namespaces:
+        for kind in KINDS:
+            texts[f"{kind} objects in {namespace}"] = json.dumps(list_objects(admin_client, namespace, kind))
+        events = kubernetes.client.CoreV1Api(admin_client).list_namespaced_event(namespace)
+        texts[f"events in {namespace}"] = json.dumps([e.to_dict() for e in events.items], default=str)
+    texts.update({f"{name} operator log": operator.log_text() for name, operator in operators.items()})
+    leaks = [f"{secret[:8]}... appears in {where}" for where, text in texts.items() for secret in secrets
+             if secret and secret in text]
+    assert not leaks, leaks
+
+
+def test_credential_failures_are_reported_per_namespace_and_no_credential_is_ever_written(
+        admin_client: ApiClient, crds: list[str], namespaces: Callable[[], str], emulator: EmulatorThread,
+        operator_factory: Callable[..., OperatorProcess], issued: set[str]) -> None:
+    healthy, broken = namespaces(), namespaces()
+    ok, bad = Objects(admin_client, healthy), Objects(admin_client, broken)
     role = "arn:aws:iam::210987654321:role/deployer"
     no_credentials = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SHARED_CREDENTIALS_FILE":
                       "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"}
@@ -169,16 +184,9 @@ def test_credential_failures_are_reported_per_namespace_and_no_credential_is_eve
         ok.wait_condition(MODEL, "denied", "Degraded", timeout=60)
         assert issued, "the operator should have assumed the deployer role"
 
-        texts: dict[str, str] = {}
-        for namespace in (healthy, broken):
-            for kind in KINDS:
-                texts[f"{kind} objects in {namespace}"] = json.dumps(list_objects(admin_client, namespace, kind))
-            events = kubernetes.client.CoreV1Api(admin_client).list_namespaced_event(namespace)
-            texts[f"events in {namespace}"] = json.dumps([e.to_dict() for e in events.items], default=str)
-        texts["healthy operator log"] = good_operator.log_text()
-        texts["broken operator log"] = broken_operator.log_text()
-        leaks = _scan(texts, {ACCESS_KEY_ID, SECRET_ACCESS_KEY, *issued})
-        assert not leaks, leaks
+        assert_nothing_leaked(admin_client, [healthy, broken],
+                              {"healthy": good_operator, "broken": broken_operator},
+                              {ACCESS_KEY_ID, SECRET_ACCESS_KEY, *issued})
         assert_invariants(admin_client, emulator, Scope([healthy], degraded={(MODEL, healthy, "denied"): None}),
                           good_operator.log_text())
         assert_invariants(admin_client, emulator, Scope([broken], degraded={(MODEL, broken, "nocreds"):
@@ -191,7 +199,7 @@ def test_credential_failures_are_reported_per_namespace_and_no_credential_is_eve
 
 def test_denied_assume_role_is_degraded_and_expired_credentials_heal_or_are_reported(
         admin_client: ApiClient, crds: list[str], namespaces: Callable[[], str], emulator: EmulatorThread,
-        operator_factory: Callable[..., OperatorProcess]) -> None:
+        operator_factory: Callable[..., OperatorProcess], issued: set[str]) -> None:
     healthy, stale = namespaces(), namespaces()
     ok, old = Objects(admin_client, healthy), Objects(admin_client, stale)
     role, untrusted = "arn:aws:iam::210987654321:role/deployer", "arn:aws:iam::210987654321:role/untrusted"
@@ -264,6 +272,8 @@ def test_denied_assume_role_is_degraded_and_expired_credentials_heal_or_are_repo
         ok.patch(MODEL, "assumed", {"spec": {"assumeRoleArn": role}})
         ok.wait_condition(MODEL, "assumed", "Ready", timeout=60)
 
+        assert_nothing_leaked(admin_client, [healthy, stale], {"healthy": operator, "stale": stale_operator},
+                              {ACCESS_KEY_ID, SECRET_ACCESS_KEY, *issued})
         assert_invariants(admin_client, emulator, Scope([healthy], degraded={}), operator.log_text())
         assert_invariants(admin_client, emulator, Scope([stale], degraded={(MODEL, stale, "plain"): "AwsCredentials"}),
                           stale_operator.log_text())
