@@ -1,4 +1,4 @@
-"""Churn under AWS faults, and churn while the operator is SIGKILLed at random moments.
+"""Churn under AWS faults, churn while the operator is SIGKILLed at random moments, and an AWS outage.
 
 Sizes: under faults 25 endpoints by default, with crashes 20 endpoints and 10 kills; ``SAGEMAKER_OPERATOR_CHURN=200``
 runs both churns with 200 endpoints (several minutes each).
@@ -17,12 +17,19 @@ from kubernetes.client import ApiClient
 
 from sagemaker_emulator.server import EmulatorThread
 from tests.helpers import wait_for
+from tests.operator_harness import Objects, config_spec, model_spec
 from tests.reliability.harness import (
+    CONFIG,
+    ENDPOINT,
+    IMAGE,
+    MODEL,
     Churn,
     CreationLog,
     OperatorProcess,
     churn_size,
     faults,
+    is_true,
+    list_objects,
     metric_sum,
     successful_calls,
 )
@@ -135,3 +142,53 @@ def test_operator_killed_at_random_moments_during_churn_creates_nothing_twice(
     print(f"\nchurn of {count} endpoints with {len(killed)} SIGKILLs: {churn.summary()}; creates answered "
           f"'already exists' (adopted after a crash): {adopted}")
     _creates_once(creations, churn)
+
+
+def test_an_aws_outage_degrades_nothing_and_changes_made_during_it_converge_after(
+        admin_client: ApiClient, crds: list[str], namespaces: Callable[[], str], emulator: EmulatorThread,
+        operator_factory: Callable[..., OperatorProcess]) -> None:
+    namespace = namespaces()
+    objects = Objects(admin_client, namespace)
+    old, new = [f"old{i}" for i in range(4)], [f"new{i}" for i in range(2)]
+    emulator.admin.set_durations(create=0.3, update=0.3, delete=0.2)
+
+    def chain(name: str) -> None:
+        objects.create(MODEL, name, model_spec(f"{IMAGE}-{name}:1"))
+        objects.create(CONFIG, name, config_spec(("primary", name, 1.0, 1)))
+        objects.create(ENDPOINT, name, {"endpointConfigRef": {"name": name}})
+
+    with operator_factory([namespace], name="outage") as operator:
+        for name in old:
+            chain(name)
+        configs = {name: objects.wait_condition(ENDPOINT, name, "Ready", timeout=60)["status"][
+            "currentEndpointConfigName"] for name in old}
+        # Every AWS call answers 503 (botocore's retries included) while models change and endpoints are added.
+        began = time.monotonic()
+        with faults(emulator, error_rate=1.0, error_status=503):
+            for name in old:
+                objects.patch(MODEL, name, {"spec": {"primaryContainer": {"image": f"{IMAGE}-{name}:2"}}})
+            for name in new:
+                chain(name)
+
+            def outage_seen() -> bool:
+                return int(emulator.admin.counters()["errors"].get("ServiceUnavailable", 0)) >= 10 * len(old + new)
+
+            wait_for(outage_seen, timeout=60, what="the operator to meet the outage on every object")
+            degraded = [(obj["kind"], obj["metadata"]["name"]) for kind in (MODEL, CONFIG, ENDPOINT)
+                        for obj in list_objects(admin_client, namespace, kind) if is_true(obj, "Degraded")]
+            assert degraded == [], f"an outage is not the objects' fault: {degraded}"
+        ended = time.monotonic()
+
+        def converged() -> bool:
+            for name in old + new:
+                endpoint = objects.get(ENDPOINT, name) or {}
+                current = endpoint.get("status", {}).get("currentEndpointConfigName")
+                if not is_true(endpoint, "Ready") or current in (None, configs.get(name)):
+                    return False
+            return True
+
+        # Bounded by the per-object backoff the outage built up (doubling from 2 s; a minute-long outage would
+        # reach 64 s), not by a resync.
+        wait_for(converged, timeout=120, interval=0.5, what="every change made during the outage to be applied")
+        print(f"\nconverged {time.monotonic() - ended:.1f} s after a {ended - began:.0f} s AWS outage")
+        assert_invariants(admin_client, emulator, Scope([namespace], degraded={}), operator.log_text())
