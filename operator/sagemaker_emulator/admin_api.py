@@ -275,7 +275,9 @@ def _credentials(emulator: Emulator, method: str, body: dict[str, Any]) -> web.R
         if isinstance(allow, str):
             sts.denied_roles.discard(allow)
         if isinstance(revoke, str):
-            return web.json_response({**sts.describe(now()), "revoked": sts.revoke(revoke)})
+            revoked = sts.revoke(revoke)
+            if not isinstance(expire, dict):
+                return web.json_response({**sts.describe(now()), "revoked": revoked})
         if isinstance(expire, dict):
             count = sts.expire(now(), role_arn=expire.get("role_arn"), access_key=expire.get("access_key"))
             return web.json_response({**sts.describe(now()), "expired": count})

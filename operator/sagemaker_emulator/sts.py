@@ -7,9 +7,9 @@ Any other access key is the "default" caller in the emulator's default account.
 
 Credential failures are driven by the admin API: a role can be denied (AssumeRole answers ``AccessDenied``, as
 when its trust policy does not name the caller), and credentials can be expired early (every later request signed
-with them answers ``ExpiredTokenException``, ``ExpiredToken`` on STS), as when a session is revoked or a clock is
-off. A role's sessions can be revoked (later calls with them answer ``AccessDeniedException``, as after IAM's
-"revoke active sessions"). Issued credentials also expire at their ``Expiration``, as on AWS.
+with them answers ``ExpiredTokenException``, ``ExpiredToken`` on STS), as when a clock is off. A role's sessions can
+be revoked (later calls with them answer ``AccessDeniedException``, except GetCallerIdentity, as after IAM's "revoke
+active sessions"). Issued credentials also expire at their ``Expiration``, as on AWS.
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ class StsService:
         if expired:
             code = "ExpiredToken" if ctx.service == "sts" else "ExpiredTokenException"
             raise AwsError(code, "The security token included in the request is expired", 400)
-        if identity is not None and identity.revoked:
+        # STS answers GetCallerIdentity to anyone, even under an explicit deny.
+        if identity is not None and identity.revoked and ctx.operation != "GetCallerIdentity":
             action = f"{'sagemaker' if ctx.service == 'sagemaker-runtime' else ctx.service}:{ctx.operation}"
             message = (f"User: {identity.assumed_arn} is not authorized to perform: {action} with an explicit deny "
                        "in an identity-based policy")

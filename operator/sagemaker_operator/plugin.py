@@ -38,6 +38,7 @@ from sagemaker_operator.reconcile.endpoint import (
     resolve_endpoint,
 )
 from sagemaker_operator.reconcile.endpoint_config import render_config, resolve_model_names
+from sagemaker_operator.reconcile.failures import RetryLater
 from sagemaker_operator.reconcile.model import WaitingForModel, render_model
 from sagemaker_operator.reconcile.objects import (
     ENDPOINT,
@@ -502,6 +503,8 @@ async def _plan_endpoint(ctx: ReconcileContext, obj: KubeObject) -> PlannedChang
         target = await ctx.target(obj)
     except (SpecProblem, SpecError) as problem:
         return PlannedChange(obj.kind, obj.name, "blocked", f"invalid spec: {problem}")
+    except RetryLater as retry:
+        raise PluginError(f"{retry.failure.operation}: {retry.failure.code}: {retry.failure.message}") from None
     except WaitingForConfig as waiting:
         return PlannedChange(obj.kind, obj.name, "waiting", str(waiting))
     try:

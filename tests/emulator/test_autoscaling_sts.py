@@ -253,8 +253,10 @@ def test_revoked_sessions_are_denied_and_a_new_session_works(emulator: EmulatorT
     assert error_of(exc) == ("AccessDeniedException", "User: arn:aws:sts::111122223333:assumed-role/deployer/op is "
                              "not authorized to perform: sagemaker:ListModels with an explicit deny in an "
                              "identity-based policy", 400)
-    with pytest.raises(ClientError) as exc:
-        client(emulator, "sts", **old).get_caller_identity()
+    with pytest.raises(ClientError) as exc:  # no role chaining from a revoked session either
+        client(emulator, "sts", **old).assume_role(RoleArn=role, RoleSessionName="again")
     assert error_of(exc)[0::2] == ("AccessDenied", 403)
+    # STS answers GetCallerIdentity to anyone, even under an explicit deny.
+    assert client(emulator, "sts", **old).get_caller_identity()["Account"] == "111122223333"
     client(emulator, "sagemaker", **_assumed(emulator, role)).list_models()
     assert [i["revoked"] for i in admin.credentials()["issued"]] == [True, False]

@@ -17,8 +17,8 @@ ROLE = AwsTarget("eu-west-1", "arn:aws:iam::111122223333:role/deployer")
 PLAIN = AwsTarget("eu-west-1")
 
 
-def error(code: str, operation: str = "DescribeModel", status: int = 400) -> ClientError:
-    response: Any = {"Error": {"Code": code, "Message": f"{code} message"},
+def error(code: str, operation: str = "DescribeModel", status: int = 400, message: str = "") -> ClientError:
+    response: Any = {"Error": {"Code": code, "Message": message or f"{code} message"},
                      "ResponseMetadata": {"HTTPStatusCode": status}}
     return ClientError(response, operation)
 
@@ -70,9 +70,15 @@ def describe(errors: list[Exception], target: AwsTarget) -> tuple[dict[str, Any]
                                   "UnrecognizedClientException"])
 def test_refused_credentials_are_resolved_afresh_and_the_call_made_once_more(code: str) -> None:
     for target in (PLAIN, ROLE):
-        answer, factory = describe([error(code)], target)
-        assert answer == {"ModelName": "m"}
-        assert len(factory.forgotten) == 1 and factory.forgotten[0][0] == target
+        factory = FakeFactory([error(code)])
+        refused = factory.current
+        gateway = SageMakerGateway(cast(ClientFactory, factory), max_concurrency=1)
+        try:
+            assert asyncio.run(gateway.call(target, "describe_model", ModelName="m")) == {"ModelName": "m"}
+        finally:
+            gateway.close()
+        assert factory.forgotten == [(target, refused)], "the client that was refused is the one forgotten"
+        assert (refused.calls, factory.current.calls) == (1, 1), "the call is made again with the fresh client"
 
 
 def test_only_one_retry_then_the_failure_is_reported() -> None:
@@ -81,17 +87,24 @@ def test_only_one_retry_then_the_failure_is_reported() -> None:
     assert len(factory.forgotten) == 1
 
 
-@pytest.mark.parametrize(("code", "target"), [("ValidationException", ROLE), ("ThrottlingException", ROLE),
-                                              ("AccessDeniedException", PLAIN)])
-def test_other_failures_are_not_retried_with_new_credentials(code: str, target: AwsTarget) -> None:
-    answer, factory = describe([error(code)], target)
+NO_POLICY = ("User: arn:aws:sts::111122223333:assumed-role/deployer/sagemaker-operator is not authorized to perform: "
+             "sagemaker:DescribeModel because no identity-based policy allows the sagemaker:DescribeModel action")
+REVOKED = ("User: arn:aws:sts::111122223333:assumed-role/deployer/sagemaker-operator is not authorized to perform: "
+           "sagemaker:DescribeModel with an explicit deny in an identity-based policy")
+
+
+@pytest.mark.parametrize(("code", "target", "message"), [
+    ("ValidationException", ROLE, ""), ("ThrottlingException", ROLE, ""), ("AccessDeniedException", PLAIN, REVOKED),
+    ("AccessDeniedException", ROLE, NO_POLICY)])
+def test_other_failures_are_not_retried_with_new_credentials(code: str, target: AwsTarget, message: str) -> None:
+    answer, factory = describe([error(code, message=message)], target)
     assert isinstance(answer, AwsFailure) and answer.code == code
     assert factory.forgotten == []
 
 
-def test_access_denied_under_an_assumed_role_gets_one_new_session() -> None:
-    # Revoking a role's active sessions makes AWS deny the old session's calls; a new session may be allowed.
-    answer, factory = describe([error("AccessDeniedException")], ROLE)
+def test_an_explicit_deny_under_an_assumed_role_gets_one_new_session() -> None:
+    # Revoking a role's active sessions makes AWS deny the old session's calls explicitly; a new session may pass.
+    answer, factory = describe([error("AccessDeniedException", message=REVOKED)], ROLE)
     assert answer == {"ModelName": "m"} and len(factory.forgotten) == 1
 
 
@@ -104,4 +117,7 @@ def test_assume_role_failures_keep_sts_code_and_name_the_role() -> None:
     # The operator's own (source) credentials expired: AssumeRole says ExpiredToken; they are read again.
     healed, factory = describe([error("ExpiredToken", "AssumeRole")], ROLE)
     assert healed == {"ModelName": "m"} and len(factory.forgotten) == 1
+    # A throttled STS is retried with backoff like any throttled call, never a Degraded credentials problem.
+    throttled, _ = describe([error("Throttling", "AssumeRole")], ROLE)
+    assert isinstance(throttled, AwsFailure) and throttled.kind is FailureKind.THROTTLED
 

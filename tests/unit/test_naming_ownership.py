@@ -13,6 +13,7 @@ from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.errors import AwsFailure, FailureKind
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.reconcile.context import OperatorSettings, ReconcileContext, SpecProblem, recorded_location
+from sagemaker_operator.reconcile.failures import RetryLater
 from sagemaker_operator.reconcile.naming import (
     AWS_NAME_MAX,
     HASH_LENGTH,
@@ -387,22 +388,24 @@ PINNED = {"endpointArn": "arn:aws:sagemaker:eu-west-1:111122223333:endpoint/ep"}
 class AccountGateway:
     """Answers GetCallerIdentity for the operator's own credentials, and counts the calls."""
 
-    def __init__(self, account: str | None) -> None:
+    def __init__(self, account: str | None, failure: FailureKind = FailureKind.CREDENTIALS) -> None:
         self.account = account
+        self.failure = failure
         self.calls = 0
+        self.asked = asyncio.Event()
 
     async def caller_account(self, target: AwsTarget) -> str:
         self.calls += 1
+        self.asked.set()
         await asyncio.sleep(0.01)  # an answer takes a while: others ask meanwhile
         if self.account is None:
-            raise AwsFailure(FailureKind.CREDENTIALS, "NoCredentialsError", "Unable to locate credentials",
-                             "GetCallerIdentity")
+            raise AwsFailure(self.failure, "NoCredentialsError", "Unable to locate credentials", "GetCallerIdentity")
         return self.account
 
 
-def located_context(own_account: str | None = "111122223333", **settings: Any
-                    ) -> tuple[ReconcileContext, AccountGateway]:
-    gateway = AccountGateway(own_account)
+def located_context(own_account: str | None = "111122223333", failure: FailureKind = FailureKind.CREDENTIALS,
+                    **settings: Any) -> tuple[ReconcileContext, AccountGateway]:
+    gateway = AccountGateway(own_account, failure)
     ctx = ReconcileContext(gateway=cast(SageMakerGateway, gateway), store=ObjectStore(),
                            settings=OperatorSettings(**settings))
     return ctx, gateway
@@ -468,3 +471,29 @@ def test_the_own_account_is_asked_once_however_many_objects_ask_at_once() -> Non
 
     assert asyncio.run(everyone()) == [AwsTarget("eu-west-1")] * 20
     assert gateway.calls == 1
+
+
+def test_a_throttled_or_failing_sts_retries_later_instead_of_skipping_the_check() -> None:
+    elsewhere = {"endpointArn": "arn:aws:sagemaker:eu-west-1:999988887777:endpoint/ep"}
+    for kind in (FailureKind.THROTTLED, FailureKind.TRANSIENT):
+        ctx, gateway = located_context(own_account=None, failure=kind)
+        for check in (ctx.target, ctx.deletion_target):
+            with pytest.raises(RetryLater):
+                asyncio.run(check(_located({"region": "eu-west-1"}, elsewhere)))
+        assert gateway.calls == 2, "not remembered: asked again"
+
+
+def test_a_cancelled_question_is_asked_again() -> None:
+    ctx, gateway = located_context()
+
+    async def cancelled_then_asked() -> AwsTarget:
+        first = asyncio.ensure_future(ctx.target(_located({"region": "eu-west-1"}, PINNED)))
+        await gateway.asked.wait()  # the question is in flight
+        pending = next(iter(ctx._own_accounts.values()))
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        return await ctx.target(_located({"region": "eu-west-1"}, PINNED))
+
+    assert asyncio.run(cancelled_then_asked()) == AwsTarget("eu-west-1")
+    assert gateway.calls == 2

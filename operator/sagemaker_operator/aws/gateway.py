@@ -39,8 +39,8 @@ class SageMakerGateway:
 
         Credentials AWS refuses as expired or invalid are resolved afresh (a new AssumeRole, or the default chain
         read again) and the call is made once more, so an expired session or a rotated credentials file heals
-        without a Degraded object. With an assumed role, AccessDenied gets the same one retry: revoking a role's
-        active sessions makes AWS deny the old session's calls, and a new session may be allowed.
+        without a Degraded object. With an assumed role, an explicit deny gets the same one retry: revoking a role's
+        active sessions makes AWS deny the old session's calls explicitly, and a new session may be allowed.
         """
         client = self._clients.client(service, target)
         try:
@@ -128,9 +128,10 @@ def _refresh_may_help(failure: AwsFailure, target: AwsTarget) -> bool:
     """Whether fresh credentials could turn ``failure`` into a success."""
     if failure.code in REFRESH_CODES:
         return True
-    # A denied AssumeRole is not helped by assuming again.
+    # Revoking a role's sessions denies them explicitly; a missing permission ("no identity-based policy allows")
+    # is not helped by a new session, nor is a denied AssumeRole by assuming again.
     return (target.role_arn is not None and failure.kind is FailureKind.ACCESS_DENIED
-            and failure.operation != "AssumeRole")
+            and failure.operation != "AssumeRole" and "explicit deny" in failure.message)
 
 
 def _assume_role_failure(error: Exception, target: AwsTarget) -> AwsFailure | None:
@@ -149,6 +150,8 @@ def _assume_role_failure(error: Exception, target: AwsTarget) -> AwsFailure | No
     else:
         return None
     kind = FailureKind.ACCESS_DENIED if "AccessDenied" in code else FailureKind.CREDENTIALS
+    if isinstance(error, ClientError) and classify(error, "AssumeRole").kind.retryable:
+        kind = classify(error, "AssumeRole").kind  # a throttled or failing STS: retried, not Degraded
     return AwsFailure(kind, code, f"cannot assume spec.assumeRoleArn {target.role_arn}: {message}", "AssumeRole")
 
 

@@ -13,6 +13,7 @@ from sagemaker_operator.api.kinds import tag_key_problems
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.aws.gateway import SageMakerGateway
+from sagemaker_operator.reconcile.failures import RetryLater
 from sagemaker_operator.reconcile.objects import KubeObject, ObjectRef, ObjectStore
 from sagemaker_operator.reconcile.ownership import Owner, desired_tags
 
@@ -125,21 +126,30 @@ class ReconcileContext:
                           f"{account}; set it to a role of account {recorded[1]}, {remedy}")
 
     async def _own_account(self, target: AwsTarget) -> str | None:
-        """The account of the operator's own credentials in the target's region (one STS call per region, ever);
-        None when it cannot be told now, in which case the calls that follow report the credentials problem."""
+        """The account of the operator's own credentials in the target's region (one STS call per region, ever).
+
+        None when the credentials cannot tell (missing, denied): the calls that follow report that problem. A
+        throttled or failing STS raises RetryLater: going on without the check could act in the wrong account.
+        """
+        region = target.region
         # One question in flight per region: after a restart every object asks at once.
-        pending = self._own_accounts.get(target.region)
+        pending = self._own_accounts.get(region)
         if pending is None:
             pending = asyncio.ensure_future(self.gateway.caller_account(target))
-            self._own_accounts[target.region] = pending
+            self._own_accounts[region] = pending
+
+            def forget_failure(done: asyncio.Future[str]) -> None:
+                # A failed or cancelled question is not remembered: the next object asks again.
+                if (done.cancelled() or done.exception() is not None) and self._own_accounts.get(region) is done:
+                    del self._own_accounts[region]
+
+            pending.add_done_callback(forget_failure)
         try:
             return await asyncio.shield(pending)
-        except Exception as error:
-            if pending.done() and self._own_accounts.get(target.region) is pending:
-                del self._own_accounts[target.region]  # a failure is not remembered: asked again next time
-            if isinstance(error, AwsFailure):
-                return None
-            raise
+        except AwsFailure as failure:
+            if failure.kind.retryable:
+                raise RetryLater(failure) from None
+            return None
 
     def owner(self, obj: KubeObject) -> Owner:
         """The ownership identity of an object."""
