@@ -270,17 +270,16 @@ def _credentials(emulator: Emulator, method: str, body: dict[str, Any]) -> web.R
         if expire is not None and (not isinstance(expire, dict) or any(
                 not isinstance(expire.get(k), (str, type(None))) for k in ("role_arn", "access_key"))):
             return _bad("expire must be {'role_arn': str?, 'access_key': str?}")
+        counts: dict[str, int] = {}
         if isinstance(deny, str):
             sts.denied_roles.add(deny)
         if isinstance(allow, str):
             sts.denied_roles.discard(allow)
         if isinstance(revoke, str):
-            revoked = sts.revoke(revoke)
-            if not isinstance(expire, dict):
-                return web.json_response({**sts.describe(now()), "revoked": revoked})
+            counts["revoked"] = sts.revoke(revoke)
         if isinstance(expire, dict):
-            count = sts.expire(now(), role_arn=expire.get("role_arn"), access_key=expire.get("access_key"))
-            return web.json_response({**sts.describe(now()), "expired": count})
+            counts["expired"] = sts.expire(now(), role_arn=expire.get("role_arn"), access_key=expire.get("access_key"))
+        return web.json_response({**sts.describe(now()), **counts})
     return web.json_response(sts.describe(now()))
 
 

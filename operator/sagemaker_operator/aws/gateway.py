@@ -150,8 +150,10 @@ def _assume_role_failure(error: Exception, target: AwsTarget) -> AwsFailure | No
     else:
         return None
     kind = FailureKind.ACCESS_DENIED if "AccessDenied" in code else FailureKind.CREDENTIALS
-    if isinstance(error, ClientError) and classify(error, "AssumeRole").kind.retryable:
-        kind = classify(error, "AssumeRole").kind  # a throttled or failing STS: retried, not Degraded
+    if isinstance(error, ClientError):
+        sts_kind = classify(error, "AssumeRole").kind
+        if sts_kind.retryable:
+            kind = sts_kind  # a throttled or failing STS: retried, not Degraded
     return AwsFailure(kind, code, f"cannot assume spec.assumeRoleArn {target.role_arn}: {message}", "AssumeRole")
 
 

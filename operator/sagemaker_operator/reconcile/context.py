@@ -39,18 +39,23 @@ class OperatorSettings:
 ARN_FIELDS = ("modelArn", "endpointConfigArn", "endpointArn", "inferenceComponentArn")
 
 
+def _arn_parts(arn: object) -> list[str]:
+    """``[arn, PARTITION, SERVICE, REGION, ACCOUNT, RESOURCE]`` of an ARN; empty for anything else."""
+    parts = arn.split(":", 5) if isinstance(arn, str) else []
+    return parts if len(parts) == 6 and parts[0] == "arn" else []
+
+
 def arn_account(arn: str) -> str | None:
     """The account of an ARN (``arn:PARTITION:SERVICE:REGION:ACCOUNT:...``), if it names one."""
-    parts = arn.split(":", 5)
-    return parts[4] if len(parts) == 6 and parts[4].isdigit() else None
+    parts = _arn_parts(arn)
+    return parts[4] if parts and parts[4].isdigit() else None
 
 
 def recorded_location(status: Mapping[str, Any]) -> tuple[str, str] | None:
     """(region, account) of the AWS resource an object's status records, if any."""
     for key in ARN_FIELDS:
-        arn = status.get(key)
-        parts = arn.split(":", 5) if isinstance(arn, str) else []
-        if len(parts) == 6 and parts[2] == "sagemaker" and parts[3] and parts[4]:
+        parts = _arn_parts(status.get(key))
+        if parts and parts[2] == "sagemaker" and parts[3] and parts[4]:
             return parts[3], parts[4]
     return None
 
@@ -83,11 +88,9 @@ class ReconcileContext:
         problems = tag_key_problems({str(k): str(v) for k, v in (obj.spec.get("tags") or {}).items()})
         if problems:
             raise SpecProblem("spec.tags: " + "; ".join(problems))
-        region = obj.spec.get("region") or self.settings.default_region
-        if not region:
+        target = self._spec_target(obj)
+        if target is None:
             raise SpecProblem("spec.region is not set and the operator has no default region (--region)")
-        role = obj.spec.get("assumeRoleArn") or None
-        target = AwsTarget(region=str(region), role_arn=str(role) if role else None)
         recorded = recorded_location(obj.status)
         if recorded is not None and recorded[0] != target.region:
             field_name = "spec.region" if obj.spec.get("region") else "spec.region (unset: the operator's --region)"
@@ -102,13 +105,16 @@ class ReconcileContext:
         now; None when there is no region at all (then nothing was ever created). Raises SpecProblem when the
         spec's role is in another account than the resources, which it could not reach."""
         recorded = recorded_location(obj.status)
-        region = recorded[0] if recorded else obj.spec.get("region") or self.settings.default_region
-        if not region:
-            return None
-        role = obj.spec.get("assumeRoleArn") or None
-        target = AwsTarget(region=str(region), role_arn=str(role) if role else None)
-        await self._check_account(target, recorded, deleting=True)
+        target = self._spec_target(obj, region=recorded[0] if recorded else None)
+        if target is not None:
+            await self._check_account(target, recorded, deleting=True)
         return target
+
+    def _spec_target(self, obj: KubeObject, region: str | None = None) -> AwsTarget | None:
+        """The spec's role in ``region`` (default: the spec's region, else the operator's); None without a region."""
+        region = region or obj.spec.get("region") or self.settings.default_region
+        role = obj.spec.get("assumeRoleArn") or None
+        return AwsTarget(region=str(region), role_arn=str(role) if role else None) if region else None
 
     async def _check_account(self, target: AwsTarget, recorded: tuple[str, str] | None, *, deleting: bool) -> None:
         if recorded is None:
