@@ -29,7 +29,7 @@ from kubernetes.client.exceptions import ApiException
 from sagemaker_emulator.server import EmulatorThread
 from sagemaker_operator.localcluster import free_port, start_child, stop_child
 from tests.helpers import pid_alive, wait_for
-from tests.operator_harness import FAST_POLLING, GROUP, PLURALS, VERSION, aws_env, model_spec
+from tests.operator_harness import FAST_POLLING, GROUP, PLURALS, VERSION, Objects, aws_env, config_spec, model_spec
 
 MODEL, CONFIG, ENDPOINT, IC = "SageMakerModel", "SageMakerEndpointConfig", "SageMakerEndpoint", \
     "SageMakerInferenceComponent"
@@ -373,6 +373,13 @@ def successful_calls(counters: dict[str, Any], operation: str) -> int:
 
 def churn_model(name: str, tag: str) -> dict[str, Any]:
     return model_spec(f"{IMAGE}-{name}:{tag}")
+
+
+def create_chain(objects: Objects, name: str, tag: str = "1", endpoint_extra: dict[str, Any] | None = None) -> None:
+    """A model, a config using it and an endpoint using that, all named ``name``."""
+    objects.create(MODEL, name, churn_model(name, tag))
+    objects.create(CONFIG, name, config_spec(("primary", name, 1.0, 1)))
+    objects.create(ENDPOINT, name, {"endpointConfigRef": {"name": name}, **(endpoint_extra or {})})
 
 
 def churn_config(name: str, weight: float = 1.0, count: int = 1) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from kubernetes.client import ApiClient
 from sagemaker_emulator.server import EmulatorThread
 from tests.conftest import KubeTarget
 from tests.helpers import wait_for
-from tests.operator_harness import Objects, config_spec, model_spec
+from tests.operator_harness import Objects
 from tests.reliability.harness import (
     CONFIG,
     ENDPOINT,
@@ -26,6 +26,7 @@ from tests.reliability.harness import (
     OperatorProcess,
     StallingProxy,
     apiserver_port,
+    create_chain,
     proxied_kubeconfig,
 )
 from tests.reliability.invariants import Scope, assert_invariants
@@ -42,12 +43,6 @@ RECOVERY_BOUND = 60.0
 def proxy(kube: KubeTarget) -> Iterator[StallingProxy]:
     with StallingProxy(apiserver_port(kube.kubeconfig)) as running:
         yield running
-
-
-def _chain(objects: Objects, name: str, tag: str = "1") -> None:
-    objects.create(MODEL, name, model_spec(f"{IMAGE}-{name}:{tag}"))
-    objects.create(CONFIG, name, config_spec(("primary", name, 1.0, 1)))
-    objects.create(ENDPOINT, name, {"endpointConfigRef": {"name": name}})
 
 
 def _runs(objects: Objects, name: str, tag: str) -> bool:
@@ -74,7 +69,7 @@ def test_api_server_restart_changes_made_while_disconnected_are_reconciled(
     objects = Objects(admin_client, namespace)
     kubeconfig = proxied_kubeconfig(kube.kubeconfig, proxy.port, tmp_path / "proxied.kubeconfig")
     with operator_factory([namespace], kubeconfig=kubeconfig, name="restart") as operator:
-        _chain(objects, "before")
+        create_chain(objects, "before")
         objects.wait_condition(ENDPOINT, "before", "Ready", timeout=60)
         # The operator loses the API server: its connections drop and the server goes down and comes back with
         # etcd's data. The proxy keeps the operator cut off while the changes are made, so it must find them itself.
@@ -86,7 +81,7 @@ def test_api_server_restart_changes_made_while_disconnected_are_reconciled(
             kube.local.start_apiserver()
         restart_seconds = time.monotonic() - restart_started
         objects.patch(MODEL, "before", {"spec": {"primaryContainer": {"image": f"{IMAGE}-before:2"}}})
-        _chain(objects, "during")
+        create_chain(objects, "during")
         objects.delete(ENDPOINT, "doomed")  # nothing: deleting an unknown name must not confuse anything
         unblocked = time.monotonic()
         proxy.unblock()
@@ -113,7 +108,7 @@ def test_stalled_watch_is_restarted_within_the_watch_timeouts(
     kubeconfig = proxied_kubeconfig(kube.kubeconfig, proxy.port, tmp_path / "proxied.kubeconfig")
     with operator_factory([namespace], kubeconfig=kubeconfig, name="stall",
                           extra_args=["--watch-timeout-seconds", str(WATCH_SERVER_TIMEOUT)]) as operator:
-        _chain(objects, "stalled")
+        create_chain(objects, "stalled")
         objects.wait_condition(ENDPOINT, "stalled", "Ready", timeout=60)
         stalled = proxy.stall()
         assert stalled >= 4, f"expected the operator's four watch streams through the proxy, saw {stalled}"

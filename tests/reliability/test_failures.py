@@ -13,17 +13,11 @@ from kubernetes.client import ApiClient
 from sagemaker_emulator.server import EmulatorThread
 from tests.helpers import wait_for
 from tests.operator_harness import Objects, config_spec, model_spec, sagemaker
-from tests.reliability.harness import CONFIG, ENDPOINT, IMAGE, MODEL, OperatorProcess, is_true
+from tests.reliability.harness import CONFIG, ENDPOINT, IMAGE, MODEL, OperatorProcess, create_chain, is_true
 from tests.reliability.invariants import Scope, assert_invariants
 
 pytestmark = pytest.mark.cluster
 GOOD_READY_BOUND = 30.0
-
-
-def _chain(objects: Objects, name: str, endpoint_extra: dict[str, object] | None = None) -> None:
-    objects.create(MODEL, name, model_spec(f"{IMAGE}-{name}:1"))
-    objects.create(CONFIG, name, config_spec(("primary", name, 1.0, 1)))
-    objects.create(ENDPOINT, name, {"endpointConfigRef": {"name": name}, **(endpoint_extra or {})})
 
 
 def test_failed_update_failed_rollback_deleted_and_switched_endpoints_are_each_handled(
@@ -39,8 +33,8 @@ def test_failed_update_failed_rollback_deleted_and_switched_endpoints_are_each_h
         "autoRollbackConfiguration": {"alarms": [{"alarmName": alarm}]}}}
     with operator_factory([namespace], ["--resync-seconds", "1"], name="failures") as operator:
         for name in ("upd", "gone", "switched", "good"):
-            _chain(objects, name)
-        _chain(objects, "rb", rollback)
+            create_chain(objects, name)
+        create_chain(objects, "rb", endpoint_extra=rollback)
         for name in ("upd", "rb", "gone", "switched", "good"):
             objects.wait_condition(ENDPOINT, name, "Ready", timeout=60)
         switched_config = (objects.get(ENDPOINT, "switched") or {})["status"]["currentEndpointConfigName"]
@@ -108,7 +102,7 @@ def test_bad_objects_never_delay_the_good_ones(
         objects.create(ENDPOINT, "bad-ref", {"endpointConfigRef": {"name": "bad-ref"}})
         started = time.monotonic()
         for name in good:
-            _chain(objects, name)
+            create_chain(objects, name)
         times = {}
         for name in good:
             objects.wait_condition(ENDPOINT, name, "Ready", timeout=GOOD_READY_BOUND)

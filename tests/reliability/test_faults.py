@@ -17,7 +17,7 @@ from kubernetes.client import ApiClient
 
 from sagemaker_emulator.server import EmulatorThread
 from tests.helpers import wait_for
-from tests.operator_harness import Objects, config_spec, model_spec
+from tests.operator_harness import Objects
 from tests.reliability.harness import (
     CONFIG,
     ENDPOINT,
@@ -27,6 +27,7 @@ from tests.reliability.harness import (
     CreationLog,
     OperatorProcess,
     churn_size,
+    create_chain,
     faults,
     is_true,
     list_objects,
@@ -153,14 +154,9 @@ def test_an_aws_outage_degrades_nothing_and_changes_made_during_it_converge_afte
     old = rolled + tagged
     emulator.admin.set_durations(create=0.3, update=0.3, delete=0.2)
 
-    def chain(name: str) -> None:
-        objects.create(MODEL, name, model_spec(f"{IMAGE}-{name}:1"))
-        objects.create(CONFIG, name, config_spec(("primary", name, 1.0, 1)))
-        objects.create(ENDPOINT, name, {"endpointConfigRef": {"name": name}})
-
     with operator_factory([namespace], name="outage") as operator:
         for name in old:
-            chain(name)
+            create_chain(objects, name)
         configs = {name: objects.wait_condition(ENDPOINT, name, "Ready", timeout=60)["status"][
             "currentEndpointConfigName"] for name in old}
         # Every AWS call answers 503 (botocore's retries included) while models change and endpoints are added.
@@ -171,7 +167,7 @@ def test_an_aws_outage_degrades_nothing_and_changes_made_during_it_converge_afte
             for name in tagged:  # their endpoints meet the outage themselves (the others wait for their models)
                 objects.patch(ENDPOINT, name, {"spec": {"tags": {"team": "ml"}}})
             for name in new:
-                chain(name)
+                create_chain(objects, name)
 
             def outage_met_by_models_and_endpoints() -> bool:
                 degraded = [(obj["kind"], obj["metadata"]["name"]) for kind in (MODEL, CONFIG, ENDPOINT)
