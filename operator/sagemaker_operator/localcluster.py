@@ -316,22 +316,28 @@ class LocalCluster:
     def _wait_ready(self) -> None:
         assert self.workdir is not None and self._apiserver is not None and self._etcd is not None
         context = ssl.create_default_context(cadata=self.ca_pem.decode())
-        request = urllib.request.Request(f"{self.server}/readyz",
-                                         headers={"Authorization": f"Bearer {self.admin_token}"})
+        # /readyz turns 200 before the API server's system-namespaces controller has created the "default"
+        # namespace on a fresh etcd; callers create objects there right away, so wait for both.
+        pending = [f"{self.server}/readyz", f"{self.server}/api/v1/namespaces/default"]
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             for name, process in (("etcd", self._etcd), ("kube-apiserver", self._apiserver)):
                 if process.poll() is not None:
                     raise LocalClusterError(
                         f"{name} exited with code {process.returncode}:\n{_log_tail(self.workdir / f'{name}.log')}")
+            request = urllib.request.Request(pending[0], headers={"Authorization": f"Bearer {self.admin_token}"})
             try:
                 with urllib.request.urlopen(request, context=context, timeout=2) as response:
                     if response.status == 200:
-                        return
+                        pending.pop(0)
+                        if not pending:
+                            return
+                        continue
             except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError):
                 pass
             time.sleep(0.1)  # polling a readiness endpoint: there is nothing to wait on instead
-        raise LocalClusterError(f"kube-apiserver was not ready within {self.startup_timeout:.0f} s:\n"
+        raise LocalClusterError(f"kube-apiserver was not ready within {self.startup_timeout:.0f} s "
+                                f"(waiting for {pending[0].removeprefix(self.server)}):\n"
                                 f"{_log_tail(self.workdir / 'kube-apiserver.log')}")
 
     def _stop_processes(self) -> None:
