@@ -220,7 +220,7 @@ class LocalCluster:
         return [p.pid for p in (self._etcd, self._apiserver) if p is not None and p.poll() is None]
 
     def start(self) -> None:
-        """Start etcd and kube-apiserver and wait until the API server reports ready."""
+        """Start etcd and kube-apiserver and wait until the API server is ready and has its default namespace."""
         if self.binaries is None:
             self.binaries = ensure_binaries()
         if self.workdir is None:
