@@ -16,6 +16,7 @@ from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.reconcile.failures import RetryLater
 from sagemaker_operator.reconcile.objects import KubeObject, ObjectRef, ObjectStore
 from sagemaker_operator.reconcile.ownership import Owner, desired_tags
+from sagemaker_operator.status import Outcome
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,17 @@ class ReconcileContext:
         target = self._spec_target(obj, region=recorded[0] if recorded else None)
         if target is not None:
             await self._check_account(target, recorded, deleting=True)
+        return target
+
+    async def deletion_step_target(self, obj: KubeObject) -> AwsTarget | Outcome:
+        """:meth:`deletion_target`, or the outcome that ends this deletion step without an AWS call: Degraded when
+        the spec's role cannot reach the resources, finalized when there is no region (nothing was created)."""
+        try:
+            target = await self.deletion_target(obj)
+        except SpecProblem as problem:
+            return Outcome.degraded("InvalidSpec", f"cannot delete: {problem}")
+        if target is None:
+            return Outcome.progressing("Deleted", "no region: nothing was created", finalized=True)
         return target
 
     def _spec_target(self, obj: KubeObject, region: str | None = None) -> AwsTarget | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sagemaker_operator.aws.errors import AwsFailure, FailureKind
 from sagemaker_operator.reconcile import autoscaling
-from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
+from sagemaker_operator.reconcile.context import ReconcileContext
 from sagemaker_operator.reconcile.failures import failure_outcome
 from sagemaker_operator.reconcile.objects import KubeObject
 from sagemaker_operator.status import EventRecord, Outcome
@@ -42,12 +42,9 @@ async def delete_live(ctx: ReconcileContext, obj: KubeObject, resource: LiveKind
     if obj.spec.get("deletionPolicy") == "Retain":
         return Outcome.progressing("Retained", f"deletionPolicy is Retain: the AWS {resource.noun} is kept",
                                    finalized=True)
-    try:
-        target = await ctx.deletion_target(obj)
-    except SpecProblem as problem:
-        return Outcome.degraded("InvalidSpec", f"cannot delete: {problem}")
-    if target is None:
-        return Outcome.progressing("Deleted", "no region: nothing was created", finalized=True)
+    target = await ctx.deletion_step_target(obj)
+    if isinstance(target, Outcome):
+        return target
     try:
         observed = await ctx.gateway.describe(target, resource.describe, **{resource.name_member: name})
         if observed is None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.errors import AwsFailure, FailureKind
-from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
+from sagemaker_operator.reconcile.context import ReconcileContext
 from sagemaker_operator.reconcile.failures import failure_outcome
 from sagemaker_operator.reconcile.objects import KubeObject
 from sagemaker_operator.reconcile.ownership import ADOPT_ANNOTATION, as_aws_tags
@@ -153,13 +153,11 @@ async def finalize_revisions(ctx: ReconcileContext, obj: KubeObject, resource: I
     revisions = [str(h["name"]) for h in obj.status.get("revisions") or []]
     if not revisions:
         return Outcome.progressing("Deleted", f"no AWS {resource.noun} to delete", finalized=True)
+    target = await ctx.deletion_step_target(obj)
+    if isinstance(target, Outcome):
+        return target
     try:
-        target = await ctx.deletion_target(obj)
-        if target is None:
-            return Outcome.progressing("Deleted", "no region: nothing was created", finalized=True)
         await delete_revisions(ctx, target, resource, revisions)
-    except SpecProblem as problem:
-        return Outcome.degraded("InvalidSpec", f"cannot delete: {problem}")
     except AwsFailure as failure:
         return failure_outcome(failure, f"deleting AWS {resource.noun}s")
     done = f"Deleted AWS {resource.noun}s {', '.join(revisions)}"
