@@ -7,6 +7,7 @@ By default a real etcd + kube-apiserver is started on loopback once per test ses
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,15 @@ class KubeTarget:
 
     kubeconfig: Path
     local: LocalCluster | None
+
+    @property
+    def kubectl(self) -> str:
+        """The kubectl of the local server's version (built with it), else kubectl on PATH."""
+        built = self.local.binaries.kubectl if self.local and self.local.binaries else None
+        found = str(built) if built else shutil.which("kubectl")
+        if found is None:
+            pytest.skip("no kubectl: neither built with the local API server nor on PATH")
+        return found
 
 
 @pytest.fixture(scope="session")

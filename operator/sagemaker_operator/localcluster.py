@@ -195,6 +195,7 @@ class LocalCluster:
 
     workdir: Path | None = None
     binaries: ClusterBinaries | None = None
+    kubernetes_version: str | None = None  # None: $SAGEMAKER_OPERATOR_KUBERNETES_VERSION, else the default
     startup_timeout: float = 60.0
     server: str = field(default="", init=False)
     kubeconfig_path: Path = field(default=Path(), init=False)
@@ -215,6 +216,11 @@ class LocalCluster:
         self.stop()
 
     @property
+    def version(self) -> str:
+        """The Kubernetes version of the running server (``1.37.2``); "" before :meth:`start`."""
+        return self.binaries.version if self.binaries else ""
+
+    @property
     def pids(self) -> list[int]:
         """Process ids of the running etcd and kube-apiserver."""
         return [p.pid for p in (self._etcd, self._apiserver) if p is not None and p.poll() is None]
@@ -222,7 +228,7 @@ class LocalCluster:
     def start(self) -> None:
         """Start etcd and kube-apiserver and wait until the API server is ready and has its default namespace."""
         if self.binaries is None:
-            self.binaries = ensure_binaries()
+            self.binaries = ensure_binaries(self.kubernetes_version)
         if self.workdir is None:
             # etcd fsyncs on every write; on tmpfs that costs nothing, which matters for benchmarks.
             shm = Path("/dev/shm")
@@ -288,7 +294,11 @@ class LocalCluster:
             str(self.binaries.kube_apiserver),
             f"--etcd-servers={self._etcd_url}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={port}",
-            "--insecure-port=0",
+            # The insecure port was off by default from 1.20 and the flag went away in 1.24.
+            *(["--insecure-port=0"] if 0 < self.binaries.minor < 24 else []),
+            # Nothing routes to the `kubernetes` Service here, and newer servers refuse to advertise a loopback
+            # address through it.
+            "--endpoint-reconciler-type=none",
             f"--tls-cert-file={w / 'apiserver.crt'}", f"--tls-private-key-file={w / 'apiserver.key'}",
             f"--client-ca-file={w / 'ca.crt'}",
             f"--token-auth-file={w / 'tokens.csv'}",

@@ -42,10 +42,11 @@ def test_free_port_can_be_bound() -> None:
         listener.bind(("127.0.0.1", port))
 
 
-def _fake_binary(folder: Path, name: str) -> Path:
+def _fake_binary(folder: Path, name: str, version: str = "1.37.2") -> Path:
+    """An executable that answers --version like kube-apiserver does."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    path.write_text("#!/bin/sh\n")
+    path.write_text(f"#!/bin/sh\necho 'Kubernetes v{version}'\n")
     path.chmod(0o755)
     return path
 
@@ -57,14 +58,54 @@ def test_kubebuilder_assets_come_first_then_path_then_cache(tmp_path: Path, monk
     monkeypatch.delenv("KUBEBUILDER_ASSETS", raising=False)
     assert clusterbinaries.find_binaries() is None
 
-    cached = _fake_binary(cache_home / "sagemaker-operator" / "bin", "kube-apiserver")
-    etcd_on_path = _fake_binary(on_path, "etcd")
-    found = clusterbinaries.find_binaries()
-    assert found == clusterbinaries.ClusterBinaries(etcd=etcd_on_path, kube_apiserver=cached)
+    cached = cache_home / "sagemaker-operator" / "bin" / f"v{clusterbinaries.DEFAULT_KUBERNETES_VERSION}"
+    in_cache = clusterbinaries.ClusterBinaries(
+        _fake_binary(cached, "etcd"), _fake_binary(cached, "kube-apiserver"), _fake_binary(cached, "kubectl"),
+        clusterbinaries.DEFAULT_KUBERNETES_VERSION)
+    assert clusterbinaries.find_binaries() == in_cache
+
+    # Both programs on PATH win over the cache, with the version kube-apiserver reports.
+    etcd_on_path, apiserver_on_path = _fake_binary(on_path, "etcd"), _fake_binary(on_path, "kube-apiserver", "1.33.1")
+    assert clusterbinaries.find_binaries() == clusterbinaries.ClusterBinaries(
+        etcd_on_path, apiserver_on_path, None, "1.33.1")
+    # ... unless another version was asked for.
+    assert clusterbinaries.find_binaries("1.37") == in_cache
+    assert clusterbinaries.find_binaries("1.33.1") == clusterbinaries.ClusterBinaries(
+        etcd_on_path, apiserver_on_path, None, "1.33.1")
 
     monkeypatch.setenv("KUBEBUILDER_ASSETS", str(assets))
-    preferred = (_fake_binary(assets, "etcd"), _fake_binary(assets, "kube-apiserver"))
-    assert clusterbinaries.find_binaries() == clusterbinaries.ClusterBinaries(*preferred)
+    preferred = (_fake_binary(assets, "etcd"), _fake_binary(assets, "kube-apiserver", "1.20.2"))
+    assert clusterbinaries.find_binaries() == clusterbinaries.ClusterBinaries(*preferred, None, "1.20.2")
+
+
+@pytest.mark.parametrize(("requested", "resolved"), [
+    (None, clusterbinaries.DEFAULT_KUBERNETES_VERSION),
+    ("1.20", "1.20.2"), ("v1.20.5", "1.20.2"), ("1.37", clusterbinaries.DEFAULT_KUBERNETES_VERSION),
+    ("1.34.4", "1.34.4"), ("v1.33.0", "1.33.0"),
+])
+def test_versions_resolve_to_a_release(requested: str | None, resolved: str) -> None:
+    assert clusterbinaries.resolve_version(requested) == resolved
+
+
+@pytest.mark.parametrize(("requested", "words"), [
+    ("latest", "1.MINOR"), ("2.0", "1.MINOR"), ("1.31", "patch release"), ("1.24.3", "1.20"),
+])
+def test_unbuildable_versions_are_refused_saying_what_works(requested: str, words: str) -> None:
+    with pytest.raises(clusterbinaries.BinariesNotFound, match=words):
+        clusterbinaries.resolve_version(requested)
+
+
+def test_the_build_module_replaces_every_staging_module_by_its_tag() -> None:
+    upstream = "\n".join([
+        "module k8s.io/kubernetes", "", "go 1.26.0", "", "require (", "\tk8s.io/api v0.0.0", ")", "", "replace (",
+        "\tk8s.io/api => ./staging/src/k8s.io/api", "\tk8s.io/client-go => ./staging/src/k8s.io/client-go",
+        "\tgithub.com/other/module => github.com/other/module v1.2.3", ")"])
+    built = clusterbinaries.module_go_mod("1.37.2", upstream)
+    assert "go 1.26.0" in built
+    assert "require k8s.io/kubernetes v1.37.2" in built
+    assert "\tk8s.io/api => k8s.io/api v0.37.2" in built
+    assert "\tk8s.io/client-go => k8s.io/client-go v0.37.2" in built
+    assert "github.com/other" not in built
 
 
 def test_stale_workdirs_of_dead_owners_are_swept(tmp_path: Path) -> None:
