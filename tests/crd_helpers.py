@@ -45,3 +45,14 @@ def apply_crds(admin_client: ApiClient, folder: Path = CRDS_FOLDER, *, timeout: 
     for name in names:
         wait_for(functools.partial(established, name), timeout=timeout, what=f"CRD {name} to be Established")
     return names
+
+
+def server_minor(admin_client: ApiClient) -> int:
+    """The API server's minor version (37 for 1.37.2; EKS reports "30+")."""
+    info = kubernetes.client.VersionApi(admin_client).get_code()
+    return int("".join(ch for ch in info.minor if ch.isdigit()) or 0)
+
+
+def enforces_cel(admin_client: ApiClient) -> bool:
+    """Whether the API server enforces CRD validation rules (CEL): Kubernetes >= 1.25, where they are on by default."""
+    return server_minor(admin_client) >= 25

@@ -1,14 +1,13 @@
-"""The generated CRDs against a real API server: accepted, valid manifests pass, bad ones are refused by the schema.
+"""The generated CRDs against a real API server: accepted, valid manifests pass, bad ones are refused.
 
-Findings on Kubernetes 1.20 (the local API server) that the schema design relies on:
+What the schema design relies on, on the API servers tested (1.20, the oldest supported, and the current one):
 
-* ``oneOf`` and ``not`` made only of ``required`` are legal in structural schemas and enforced: an endpoint needs
-  exactly one of endpointConfigRef/endpointConfigName, a variant cannot have both modelName and modelRef.
 * Unknown fields under ``spec`` are pruned silently (stored without them), not refused.
-* Error messages name the field path, without list indexes on 1.20 (``spec.productionVariants.instanceType``); a
-  ``not`` failure names the list (``"spec.productionVariants" must not validate the schema (not)``), a ``oneOf``
-  failure names ``spec``.
+* Error messages name the field path, without list indexes on 1.20 (``spec.productionVariants.instanceType``).
 * Patterns are compiled by Go's regexp; the RE2-incompatible AWS patterns are left out by the generator.
+* CEL rules (``x-kubernetes-validations``, api/rules.py) are enforced from 1.25 on, with their own message after
+  the path (and ``fieldPath`` pointing at a member); 1.20 drops them silently, and the operator's own copy of the
+  rules answers instead (tests/reliability/test_bad_input.py).
 """
 
 from __future__ import annotations
@@ -16,9 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-import re
 import subprocess
-from collections.abc import Callable
 from typing import Any
 
 import kubernetes
@@ -36,147 +33,10 @@ from sagemaker_operator.api.kinds import (
     VERSION,
     Kind,
 )
-from tests.crd_helpers import apply_crds
+from tests.crd_cases import BAD, RULE_BREAKS, VALID, unindexed
+from tests.crd_helpers import apply_crds, enforces_cel
 
 pytestmark = pytest.mark.cluster
-
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
-
-VALID: dict[str, dict[str, Any]] = {
-    MODEL.kind: {
-        "region": "eu-west-1",
-        "executionRoleArn": ROLE,
-        "primaryContainer": {
-            "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/model:1",
-            "modelDataUrl": "s3://bucket/model.tar.gz",
-            "environment": {"SAGEMAKER_PROGRAM": "inference.py", "lower_case": "x y"},
-        },
-        "vpcConfig": {"securityGroupIds": ["sg-0123"], "subnets": ["subnet-0a", "subnet-0b"]},
-        "tags": {"team": "ml", "cost-center": "42"},
-    },
-    ENDPOINT_CONFIG.kind: {
-        "productionVariants": [
-            {"variantName": "blue", "modelRef": {"name": "my-model"}, "instanceType": "ml.m5.large",
-             "initialInstanceCount": 2, "initialVariantWeight": 0.5},
-            {"variantName": "serverless", "modelName": "existing-model",
-             "serverlessConfig": {"memorySizeInMB": 2048, "maxConcurrency": 5}},
-            {"variantName": "for-inference-components", "instanceType": "ml.g5.xlarge", "initialInstanceCount": 1},
-        ],
-        "shadowProductionVariants": [{"variantName": "shadow", "modelRef": {"name": "my-model-v2"},
-                                      "instanceType": "ml.m5.large", "initialInstanceCount": 1}],
-        "dataCaptureConfig": {"initialSamplingPercentage": 10, "destinationS3Uri": "s3://bucket/capture",
-                              "captureOptions": [{"captureMode": "Input"}, {"captureMode": "Output"}]},
-        "deletionPolicy": "Retain",
-    },
-    ENDPOINT.kind: {
-        "endpointConfigRef": {"name": "my-config"},
-        "deploymentConfig": {"blueGreenUpdatePolicy": {
-            "trafficRoutingConfiguration": {"type": "ALL_AT_ONCE", "waitIntervalInSeconds": 60}}},
-        "retainAllVariantProperties": True,
-        "excludeRetainedVariantProperties": [{"variantPropertyType": "DesiredInstanceCount"}],
-        "assumeRoleArn": ROLE,
-    },
-    INFERENCE_COMPONENT.kind: {
-        "endpointRef": {"name": "my-endpoint"},
-        "variantName": "main",
-        "specification": {"modelRef": {"name": "llm"}, "computeResourceRequirements": {
-            "numberOfCpuCoresRequired": 2, "minMemoryRequiredInMb": 4096, "numberOfAcceleratorDevicesRequired": 1}},
-        "runtimeConfig": {"copyCount": 2},
-        "autoscaling": {"minCopies": 1, "maxCopies": 4, "policies": [{"policyName": "per-copy", "targetTracking": {
-            "targetValue": 5.0, "predefinedMetricSpecification": {
-                "predefinedMetricType": "SageMakerInferenceComponentInvocationsPerCopy"}}}]},
-    },
-}
-
-Mutation = Callable[[dict[str, Any]], None]
-
-
-def _set(path: str, value: Any) -> Mutation:
-    """A mutation setting ``a.b[0].c`` in a spec."""
-    def mutate(spec: dict[str, Any]) -> None:
-        node: Any = spec
-        parts = path.replace("[", ".[").split(".")
-        for part in parts[:-1]:
-            node = node[int(part[1:-1])] if part.startswith("[") else node.setdefault(part, {})
-        last = parts[-1]
-        if last.startswith("["):
-            node[int(last[1:-1])] = value
-        else:
-            node[last] = value
-    return mutate
-
-
-def _delete(path: str) -> Mutation:
-    """A mutation removing ``a.b`` from a spec."""
-    def mutate(spec: dict[str, Any]) -> None:
-        *parents, leaf = path.split(".")
-        node = spec
-        for part in parents:
-            node = node[part]
-        node.pop(leaf)
-    return mutate
-
-
-def _unindexed(text: str) -> str:
-    return re.sub(r"\[\d+\]", "", text)
-
-
-def _many_variants(spec: dict[str, Any]) -> None:
-    variant = spec["productionVariants"][0]
-    spec["productionVariants"] = [{**variant, "variantName": f"v{i}"} for i in range(11)]
-
-
-# (id, kind, mutation, text the refusal must contain: the field path).
-BAD: list[tuple[str, Kind, Mutation, str]] = [
-    ("endpointName-too-long", ENDPOINT, _set("endpointName", "e" * 64), "spec.endpointName"),
-    ("endpointName-underscore", ENDPOINT, _set("endpointName", "my_endpoint"), "spec.endpointName"),
-    ("negative-weight", ENDPOINT_CONFIG, _set("productionVariants[0].initialVariantWeight", -1),
-     "spec.productionVariants[0].initialVariantWeight"),
-    ("zero-instances", ENDPOINT_CONFIG, _set("productionVariants[0].initialInstanceCount", 0),
-     "spec.productionVariants[0].initialInstanceCount"),
-    ("eleven-variants", ENDPOINT_CONFIG, _many_variants, "spec.productionVariants"),
-    ("unknown-instance-type", ENDPOINT_CONFIG, _set("productionVariants[0].instanceType", "ml.huge.9000xl"),
-     "spec.productionVariants[0].instanceType"),
-    ("wrong-type", ENDPOINT_CONFIG, _set("productionVariants[0].initialInstanceCount", "two"),
-     "spec.productionVariants[0].initialInstanceCount"),
-    ("deletionPolicy-Keep", MODEL, _set("deletionPolicy", "Keep"), "spec.deletionPolicy"),
-    ("region-Mars", MODEL, _set("region", "Mars"), "spec.region"),
-    ("no-endpoint-config", ENDPOINT, _delete("endpointConfigRef"), "spec"),
-    ("both-endpoint-configs", ENDPOINT, _set("endpointConfigName", "literal"), "spec"),
-    ("variant-modelName-and-modelRef", ENDPOINT_CONFIG, _set("productionVariants[0].modelName", "m"),
-     "spec.productionVariants[0]"),
-    ("shadow-modelName-and-modelRef", ENDPOINT_CONFIG, _set("shadowProductionVariants[0].modelName", "m"),
-     "spec.shadowProductionVariants[0]"),
-    ("tag-value-too-long", MODEL, _set("tags.team", "x" * 257), "spec.tags.team"),
-    ("tag-value-bad-character", MODEL, _set("tags.team", "a#b"), "spec.tags.team"),
-    ("too-many-tags", MODEL, _set("tags", {f"k{i}": "v" for i in range(46)}), "spec.tags"),
-    ("bad-assumeRoleArn", ENDPOINT, _set("assumeRoleArn", "role/x"), "spec.assumeRoleArn"),
-    ("modelRef-not-an-object-name", ENDPOINT_CONFIG, _set("productionVariants[0].modelRef.name", "My_Model"),
-     "spec.productionVariants[0].modelRef.name"),
-    ("modelRef-without-name", ENDPOINT_CONFIG, _set("productionVariants[0].modelRef", {}),
-     "spec.productionVariants[0].modelRef.name"),
-    ("negative-revisionHistoryLimit", MODEL, _set("revisionHistoryLimit", -1), "spec.revisionHistoryLimit"),
-    ("no-variants", ENDPOINT_CONFIG, _delete("productionVariants"), "spec.productionVariants"),
-    ("environment-value-not-a-string", MODEL, _set("primaryContainer.environment.N", 3),
-     "spec.primaryContainer.environment.N"),
-    ("execution-role-pattern", MODEL, _set("executionRoleArn", "arn:aws:iam::12:role/x"), "spec.executionRoleArn"),
-    ("traffic-routing-enum", ENDPOINT, _set("deploymentConfig.blueGreenUpdatePolicy.trafficRoutingConfiguration.type",
-                                            "SOMETIMES"),
-     "spec.deploymentConfig.blueGreenUpdatePolicy.trafficRoutingConfiguration.type"),
-    ("component-both-endpoints", INFERENCE_COMPONENT, _set("endpointName", "literal"), "spec"),
-    ("component-modelName-and-modelRef", INFERENCE_COMPONENT, _set("specification.modelName", "m"),
-     "spec.specification"),
-    ("component-autoscaling-without-max", INFERENCE_COMPONENT, _delete("autoscaling.maxCopies"),
-     "spec.autoscaling.maxCopies"),
-    ("policy-both-kinds", INFERENCE_COMPONENT, _set("autoscaling.policies[0].stepScaling", {}),
-     "spec.autoscaling.policies[0]"),
-    ("variant-autoscaling-negative-min", ENDPOINT, _set("autoscaling", [
-        {"variantName": "blue", "minCapacity": -1, "maxCapacity": 2}]), "spec.autoscaling[0].minCapacity"),
-    ("serverless-missing-required", ENDPOINT_CONFIG, _set("productionVariants[1].serverlessConfig",
-                                                          {"memorySizeInMB": 2048}),
-     "spec.productionVariants[1].serverlessConfig.maxConcurrency"),
-]
-
 
 @pytest.fixture(scope="module")
 def crds(admin_client: ApiClient) -> list[str]:
@@ -233,12 +93,57 @@ def test_bad_manifests_are_refused_naming_the_field(admin_client: ApiClient, nam
             message = json.loads(error.body).get("message", "")
             # Kubernetes 1.20 names list items without their index (spec.productionVariants.instanceType); newer
             # servers add it. Compare without indexes so the test holds for both.
-            if error.status != 422 or _unindexed(path) not in _unindexed(message):
+            if error.status != 422 or unindexed(path) not in unindexed(message):
                 wrong.append(f"{case}: HTTP {error.status}, expected {path!r} in: {message}")
         else:
             accepted.append(case)
     assert not accepted, f"accepted although invalid: {accepted}"
     assert not wrong, "\n".join(wrong)
+
+
+def test_rule_breaks_are_refused_with_the_rule_message(admin_client: ApiClient, namespace: str,
+                                                       crds: list[str]) -> None:
+    if not enforces_cel(admin_client):
+        pytest.skip("this API server drops CEL rules (Kubernetes < 1.25): the operator refuses these instead, "
+                    "see tests/reliability/test_bad_input.py")
+    accepted, wrong = [], []
+    for index, bad in enumerate(RULE_BREAKS):
+        spec = copy.deepcopy(VALID[bad.kind.kind])
+        bad.mutate(spec)
+        try:
+            _create(admin_client, namespace, bad.kind, f"rule-{index}", spec)
+        except ApiException as error:
+            message = json.loads(error.body).get("message", "")
+            if error.status != 422 or f"{bad.where}: Invalid value" not in message or bad.message not in message:
+                wrong.append(f"{bad.case}: HTTP {error.status}, expected {bad.where!r} and {bad.message!r} in: "
+                             f"{message}")
+        else:
+            accepted.append(bad.case)
+    assert not accepted, f"accepted although invalid: {accepted}"
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize(("kind", "member"), [(ENDPOINT, "endpointName"),
+                                              (INFERENCE_COMPONENT, "inferenceComponentName")])
+def test_aws_names_are_immutable(admin_client: ApiClient, namespace: str, crds: list[str], kind: Kind,
+                                 member: str) -> None:
+    if not enforces_cel(admin_client):
+        pytest.skip("this API server drops CEL rules (Kubernetes < 1.25): the operator refuses a changed name "
+                    "instead, see tests/reliability/test_bad_input.py")
+    objects = kubernetes.client.CustomObjectsApi(admin_client)
+    _create(admin_client, namespace, kind, "named", copy.deepcopy(VALID[kind.kind]))
+    # Spelling out the default (metadata.name) changes nothing, so it is allowed.
+    objects.patch_namespaced_custom_object(GROUP, VERSION, namespace, kind.plural, "named", {"spec": {member: "named"}})
+    with pytest.raises(ApiException) as refused:
+        objects.patch_namespaced_custom_object(GROUP, VERSION, namespace, kind.plural, "named",
+                                               {"spec": {member: "renamed"}})
+    message = json.loads(refused.value.body)["message"]
+    assert refused.value.status == 422
+    assert f"spec.{member}: Invalid value" in message
+    assert kind.immutable_name is not None and kind.immutable_name.message in message
+    # Other fields still change.
+    objects.patch_namespaced_custom_object(GROUP, VERSION, namespace, kind.plural, "named",
+                                           {"spec": {"tags": {"a": "b"}}})
 
 
 def test_unknown_spec_fields_are_pruned_not_refused(admin_client: ApiClient, namespace: str, crds: list[str]) -> None:
@@ -274,12 +179,12 @@ def test_refused_status_condition(admin_client: ApiClient, namespace: str, crds:
             GROUP, VERSION, namespace, MODEL.plural, "status",
             {"status": {"conditions": [{"type": "Ready", "status": "Maybe"}]}})
     assert refused.value.status == 422
-    assert "status.conditions.status" in _unindexed(json.loads(refused.value.body)["message"])
+    assert "status.conditions.status" in unindexed(json.loads(refused.value.body)["message"])
 
 
 def _kubectl(kube: Any, *args: str) -> str:
     env = {**os.environ, "KUBECONFIG": str(kube.kubeconfig)}
-    result = subprocess.run(["kubectl", *args], capture_output=True, text=True, env=env, timeout=60, check=False)
+    result = subprocess.run([kube.kubectl, *args], capture_output=True, text=True, env=env, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

@@ -1,8 +1,10 @@
 """The catalogue of bad manifests (issue 9, "Bad input"): each is refused by the API server naming the field, or
 accepted and reported Degraded with a message a user can act on. None crashes the operator.
 
-The API-server half is test_crds.py's ``BAD`` list (imported, run again here with the operator watching); the
-other half is what a schema cannot see: references, names shared between objects, map keys, ranges.
+The API-server half is crd_cases.py's ``BAD`` list (run again here with the operator watching); ``RULE_BREAKS``
+(the CEL rules) are refused by the API server where it enforces CEL and reported Degraded with the same message
+where it does not (Kubernetes 1.20); the last part is what no schema can see: references, names shared between
+objects.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from sagemaker_emulator.server import EmulatorThread
+from sagemaker_operator.api import rules
+from tests.crd_cases import BAD, RULE_BREAKS, VALID, unindexed
+from tests.crd_helpers import enforces_cel
 from tests.helpers import wait_for
-from tests.integration.test_crds import BAD, VALID, _unindexed
 from tests.operator_harness import GROUP, PLURALS, VERSION, Objects, config_spec, model_spec
 from tests.reliability.harness import CONFIG, ENDPOINT, IC, MODEL, OperatorProcess, condition, is_true
 from tests.reliability.invariants import Scope, assert_invariants
@@ -41,6 +45,7 @@ class Semantic:
     words: tuple[str, ...]
     reason: str | None = None
     annotations: dict[str, str] | None = None
+    created: bool = False  # made by the test already (a rule break an API server without CEL accepted)
 
 
 def _variant(name: str, **extra: Any) -> dict[str, Any]:
@@ -64,24 +69,11 @@ def _semantic(other_namespace: str) -> list[Semantic]:
                  ("spec.endpointConfigRef.name", "ghost"), "InvalidSpec"),
         Semantic("two-endpoints-one-endpointName", ENDPOINT, "second-claim",
                  {**endpoint, "endpointName": "good"}, ("good",), "InvalidSpec"),
-        Semantic("tag-key-aws-prefix", MODEL, "aws-tag", model_spec(tags={"aws:owner": "me"}), ("aws:",)),
-        Semantic("tag-key-too-long", MODEL, "long-tag-key", model_spec(tags={"k" * 129: "v"}), ("tag",)),
-        Semantic("autoscaling-min-above-max", ENDPOINT, "min-max", {**endpoint, "endpointName": "min-max",
-                                                                    "autoscaling": [{
-                                                                        "variantName": "primary", "minCapacity": 5,
-                                                                        "maxCapacity": 2}]},
-                 ("spec.autoscaling[0]", "minimum"), "InvalidSpec"),
         Semantic("autoscaling-unknown-variant", ENDPOINT, "no-variant", {**endpoint, "endpointName": "no-variant",
                                                                          "autoscaling": [{
                                                                              "variantName": "nope", "minCapacity": 1,
                                                                              "maxCapacity": 2}]},
                  ("spec.autoscaling[0].variantName", "nope"), "InvalidSpec"),
-        Semantic("autoscaling-duplicate-policy", ENDPOINT, "dup-policy", {
-            **endpoint, "endpointName": "dup-policy", "autoscaling": [{
-                "variantName": "primary", "minCapacity": 1, "maxCapacity": 2, "policies": [
-                    {"policyName": "p", "targetTracking": {"targetValue": 5.0, "predefinedMetricSpecification": {
-                        "predefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}}] * 2}]},
-            ("policyName", "twice"), "InvalidSpec"),
         Semantic("component-on-missing-literal-endpoint", IC, "ic-nowhere", {**component,
                                                                              "endpointName": "no-such-endpoint"},
                  ("no-such-endpoint",)),
@@ -94,11 +86,6 @@ def _semantic(other_namespace: str) -> list[Semantic]:
             ("spec.specification.modelRef.name", "ghost"), "InvalidSpec"),
         Semantic("component-on-config-with-models", IC, "ic-on-models", {**component, "endpointRef": {"name": "good"}},
                  ("good",)),
-        Semantic("duplicate-variant-names", CONFIG, "dup-variants", {"productionVariants": [
-            _variant("same"), _variant("same")]}, ("same",)),
-        Semantic("serverless-and-instances-mixed", CONFIG, "mixed", {"productionVariants": [
-            _variant("primary", serverlessConfig={"memorySizeInMB": 2048, "maxConcurrency": 5})]},
-            ("erverless",)),
         Semantic("endpointName-invalid-from-metadata", ENDPOINT, "dotted.name", endpoint,
                  ("metadata.name", "spec.endpointName"), "InvalidSpec"),
         Semantic("assumeRoleArn-that-cannot-be-assumed", MODEL, "bad-role",
@@ -113,7 +100,7 @@ def test_bad_manifests_are_refused_or_reported_and_never_crash_the_operator(
     objects, elsewhere = Objects(admin_client, namespace), Objects(admin_client, other)
     api = kubernetes.client.CustomObjectsApi(admin_client)
     semantic = _semantic(other)
-    assert len(BAD) + len(semantic) >= 30
+    assert len(BAD) + len(RULE_BREAKS) + len(semantic) >= 40
     with operator_factory([namespace, other], name="bad") as operator:
         # What the bad ones refer to or collide with: one good chain, and a model in the other namespace.
         objects.create(MODEL, "good", model_spec())
@@ -133,11 +120,47 @@ def test_bad_manifests_are_refused_or_reported_and_never_crash_the_operator(
                 accepted.append(case)
             except ApiException as error:
                 message = json.loads(error.body).get("message", "")
-                if error.status != 422 or _unindexed(path) not in _unindexed(message):
+                if error.status != 422 or unindexed(path) not in unindexed(message):
                     refused_wrong.append(f"{case}: HTTP {error.status}: {message}")
         assert not accepted and not refused_wrong, (accepted, refused_wrong)
 
+        # The CEL rules: refused with the rule's message where the API server enforces CEL, otherwise accepted
+        # and then Degraded with the same message (the operator's copy of the rules).
+        cel = enforces_cel(admin_client)
+        for index, bad in enumerate(RULE_BREAKS):
+            spec = copy.deepcopy(VALID[bad.kind.kind])
+            bad.mutate(spec)
+            body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": bad.kind.kind, "metadata": {"name": f"rule-{index}"},
+                    "spec": spec}
+            try:
+                api.create_namespaced_custom_object(GROUP, VERSION, namespace, bad.kind.plural, body)
+            except ApiException as error:
+                message = json.loads(error.body).get("message", "")
+                if not cel or error.status != 422 or bad.message not in message:
+                    refused_wrong.append(f"{bad.case}: HTTP {error.status}: {message}")
+                continue
+            if cel:
+                accepted.append(bad.case)
+            semantic.append(Semantic(bad.case, bad.kind.kind, f"rule-{index}", spec, (f"{bad.where}: {bad.message}",),
+                                     "InvalidSpec", created=True))
+        assert not accepted and not refused_wrong, (accepted, refused_wrong)
+
+        # An AWS name that changes after creation: refused by the API server, or Degraded by the operator.
+        objects.create(ENDPOINT, "renamed", {"endpointConfigRef": {"name": "good"}, "endpointName": "renamed"})
+        objects.wait_condition(ENDPOINT, "renamed", "Ready", timeout=60)
+        rename = {"spec": {"endpointName": "renamed-2"}}
+        if cel:
+            with pytest.raises(ApiException) as refused:
+                api.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[ENDPOINT], "renamed", rename)
+            assert rules.ENDPOINT_NAME.message in json.loads(refused.value.body)["message"]
+        else:
+            api.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[ENDPOINT], "renamed", rename)
+            semantic.append(Semantic("endpointName-changed", ENDPOINT, "renamed", {}, (rules.ENDPOINT_NAME.message,),
+                                     "InvalidSpec", created=True))
+
         for bad in semantic:
+            if bad.created:
+                continue
             api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[bad.kind], {
                 "apiVersion": f"{GROUP}/{VERSION}", "kind": bad.kind,
                 "metadata": {"name": bad.name, "annotations": bad.annotations or {}}, "spec": bad.spec})

@@ -19,7 +19,7 @@ from sagemaker_operator.api import (
     tags_to_aws,
     to_aws,
 )
-from sagemaker_operator.api.kinds import tag_key_problems
+from sagemaker_operator.api.rules import tag_key_problems
 from sagemaker_operator.api.shapes import make_shape, service_model
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"

@@ -378,8 +378,9 @@ def test_target_owner_tags_and_history_limit() -> None:
 
 
 def _located(spec: dict[str, Any], status: dict[str, Any] | None = None) -> KubeObject:
+    """An endpoint whose spec is ``spec`` plus the config it needs to pass the kind's rules."""
     return KubeObject.from_body({"kind": ENDPOINT, "metadata": {"name": "ep", "namespace": "ml", "uid": "u"},
-                                 "spec": spec, "status": status or {}})
+                                 "spec": {"endpointConfigName": "cfg", **spec}, "status": status or {}})
 
 
 PINNED = {"endpointArn": "arn:aws:sagemaker:eu-west-1:111122223333:endpoint/ep"}

@@ -18,8 +18,8 @@ from sagemaker_operator.api.kinds import (
     VERSION,
     Kind,
     kind_named,
-    tag_key_problems,
 )
+from sagemaker_operator.api.rules import tag_key_problems
 from sagemaker_operator.api.shapes import camel_name
 
 __all__ = [

@@ -43,6 +43,7 @@ def crd(kind: Kind) -> dict[str, Any]:
                 "schema": {"openAPIV3Schema": {
                     "type": "object",
                     "description": kind.description,
+                    **({"x-kubernetes-validations": kind.root_validations()} if kind.root_validations() else {}),
                     "required": ["spec"],
                     "properties": {
                         "apiVersion": {"type": "string"},

@@ -11,12 +11,21 @@ from __future__ import annotations
 import copy
 import functools
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sagemaker_operator.api.convert import to_aws
+from sagemaker_operator.api.rules import (
+    COMMON_RULES,
+    ENDPOINT_CONFIG_RULES,
+    ENDPOINT_NAME,
+    ENDPOINT_RULES,
+    INFERENCE_COMPONENT_NAME,
+    INFERENCE_COMPONENT_RULES,
+    ImmutableName,
+    Rule,
+)
 from sagemaker_operator.api.shapes import Schema, SchemaStats, camel_name, service_model, shape_schema
 
 GROUP = "sagemaker.operator.dev"
@@ -47,11 +56,6 @@ def object_ref(kind: str, what: str) -> Schema:
     }
 
 
-def not_both(first: str, second: str) -> Schema:
-    """Schema keywords refusing an object that sets both members (a structural-schema-legal ``not``)."""
-    return {"not": {"required": [first, second]}}
-
-
 def revision_history_limit(what: str) -> Schema:
     """The ``revisionHistoryLimit`` field of kinds whose AWS resources are immutable (each change is a revision)."""
     return {
@@ -76,9 +80,8 @@ COMMON_FIELDS: dict[str, Schema] = {
         "type": "object", "maxProperties": MAX_TAGS,
         "additionalProperties": {"type": "string", "maxLength": 256, "pattern": TAG_VALUE_PATTERN},
         "description": "AWS tags of the resource, as key: value (at most 45: AWS allows 50 and the operator adds 5 "
-                       "ownership tags; values up to 256 characters). Keys "
-                       "(1-128 characters, not starting with aws:) are checked by the operator, since the API server "
-                       "cannot check map keys. The operator adds its own sagemaker.operator.dev/* tags.",
+                       "ownership tags; keys 1-128 characters, not starting with aws:; values up to 256 "
+                       "characters). The operator adds its own sagemaker.operator.dev/* tags.",
     },
     "deletionPolicy": {
         "type": "string", "enum": ["Delete", "Retain"], "default": "Delete",
@@ -124,7 +127,6 @@ class Overlay:
     add: Mapping[str, Schema] = field(default_factory=dict)  # operator-only members (dropped from AWS requests)
     optional: tuple[str, ...] = ()  # AWS members (PascalCase) the operator can fill in: no longer required
     descriptions: Mapping[str, str] = field(default_factory=dict)  # camelCase member -> replacement description
-    constraints: Schema = field(default_factory=dict)  # extra value validations (not, oneOf) on the object at ``at``
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,8 @@ class Kind:
     overlays: tuple[Overlay, ...] = ()
     status: Mapping[str, Schema] = field(default_factory=dict)
     columns: tuple[PrinterColumn, ...] = ()
+    rules: tuple[Rule, ...] = ()  # CEL rules in the CRD, and the operator's own copy of them (api/rules.py)
+    immutable_name: ImmutableName | None = None  # the spec member naming the AWS resource, if the user may set it
 
     @property
     def singular(self) -> str:
@@ -188,6 +192,15 @@ class Kind:
     def all_overlays(self) -> tuple[Overlay, ...]:
         """The common fields (region, tags, ...) followed by the kind's own overlays."""
         return (Overlay(add=COMMON_FIELDS), *self.overlays)
+
+    @property
+    def all_rules(self) -> tuple[Rule, ...]:
+        """The rules of the common fields followed by the kind's own."""
+        return (*COMMON_RULES, *self.rules)
+
+    def root_validations(self) -> list[Schema]:
+        """``x-kubernetes-validations`` at the root of the CRD schema (rules that compare with the old object)."""
+        return [self.immutable_name.schema()] if self.immutable_name else []
 
     @property
     def operator_only_paths(self) -> frozenset[str]:
@@ -287,7 +300,8 @@ def _spec_schema(kind: Kind) -> tuple[Schema, SchemaStats]:
                 node["required"].remove(camel_name(aws_name))
         for name, text in overlay.descriptions.items():
             node["properties"][name]["description"] = text
-        node.update(copy.deepcopy(overlay.constraints))
+    for rule in kind.all_rules:
+        schema_at(spec, rule.at).setdefault("x-kubernetes-validations", []).append(rule.schema())
     for node in _objects(spec):
         if "required" in node and not node["required"]:
             del node["required"]
@@ -339,14 +353,13 @@ MODEL = Kind(
 
 
 def variant_overlay(at: str) -> Overlay:
-    """A variant list's items: ``modelName`` becomes optional, ``modelRef`` is added, not both may be set."""
+    """A variant list's items: ``modelName`` becomes optional, ``modelRef`` is added (not both: a rule says so)."""
     return Overlay(
         at=at, optional=("ModelName",),
         add={"modelRef": object_ref("SageMakerModel", "The model this variant serves.")},
         descriptions={"modelName": "Name of an existing model in SageMaker that this variant serves. Use modelRef "
                                    "for a SageMakerModel of this namespace instead; set neither for a configuration "
                                    "of inference components. Not both."},
-        constraints=not_both("modelName", "modelRef"),
     )
 
 
@@ -367,6 +380,7 @@ ENDPOINT_CONFIG = Kind(
         "revision": _status_field("Hash of the spec that the current revision was created from."),
     }),
     columns=ready_columns(".status.endpointConfigName"),
+    rules=ENDPOINT_CONFIG_RULES,
 )
 
 @functools.cache
@@ -392,8 +406,12 @@ def scaling_policy_schema() -> Schema:
             "targetTracking": shape_schema(model.shape_for("TargetTrackingScalingPolicyConfiguration")),
             "stepScaling": shape_schema(model.shape_for("StepScalingPolicyConfiguration")),
         },
-        "oneOf": [{"required": ["targetTracking"]}, {"required": ["stepScaling"]}],
     }
+
+
+# Application Auto Scaling's quota of scaling policies per scalable target; also bounds the CEL rule that checks
+# their names are unique (the API server refuses rules over unbounded lists).
+MAX_SCALING_POLICIES = 50
 
 
 def _capacity(description: str, minimum: int) -> Schema:
@@ -414,7 +432,7 @@ def endpoint_autoscaling_schema() -> Schema:
                                 "description": "The production variant to scale."},
                 "minCapacity": _capacity("Fewest instances the variant scales in to.", 0),
                 "maxCapacity": _capacity("Most instances the variant scales out to.", 1),
-                "policies": {"type": "array", "items": scaling_policy_schema(),
+                "policies": {"type": "array", "items": scaling_policy_schema(), "maxItems": MAX_SCALING_POLICIES,
                              "description": "Scaling policies of this variant."},
             },
         },
@@ -431,7 +449,7 @@ def component_autoscaling_schema() -> Schema:
         "properties": {
             "minCopies": _capacity("Fewest copies the component scales in to.", 0),
             "maxCopies": _capacity("Most copies the component scales out to.", 1),
-            "policies": {"type": "array", "items": scaling_policy_schema(),
+            "policies": {"type": "array", "items": scaling_policy_schema(), "maxItems": MAX_SCALING_POLICIES,
                          "description": "Scaling policies of this component."},
         },
     }
@@ -453,8 +471,9 @@ ENDPOINT = Kind(
             "endpointConfigName": "Name of an existing endpoint configuration in SageMaker, not managed by the "
                                   "operator. Exactly one of endpointConfigRef and endpointConfigName is required.",
         },
-        constraints={"oneOf": [{"required": ["endpointConfigRef"]}, {"required": ["endpointConfigName"]}]},
     ),),
+    rules=ENDPOINT_RULES,
+    immutable_name=ENDPOINT_NAME,
     status=_common_status({
         "endpointName": _status_field("Name of the endpoint in SageMaker."),
         "endpointArn": _status_field("ARN of the endpoint."),
@@ -477,7 +496,6 @@ def _component_spec_overlay(at: str) -> Overlay:
         add={"modelRef": object_ref("SageMakerModel", "The model this component hosts.")},
         descriptions={"modelName": "Name of an existing model in SageMaker that this component hosts. Use modelRef "
                                    "for a SageMakerModel of this namespace instead. Not both."},
-        constraints=not_both("modelName", "modelRef"),
     )
 
 
@@ -497,7 +515,6 @@ INFERENCE_COMPONENT = Kind(
                 "endpointName": "Name of an existing endpoint in SageMaker, not managed by the operator. Exactly one "
                                 "of endpointRef and endpointName is required.",
             },
-            constraints={"oneOf": [{"required": ["endpointRef"]}, {"required": ["endpointName"]}]},
         ),
         _component_spec_overlay("specification"),
     ),
@@ -514,6 +531,8 @@ INFERENCE_COMPONENT = Kind(
         PrinterColumn("Endpoint", ".status.endpointName", description="Endpoint that hosts the component."),
         PrinterColumn("Copies", ".status.runtimeConfig.currentCopyCount", "integer", "Copies running now."),
     ),
+    rules=INFERENCE_COMPONENT_RULES,
+    immutable_name=INFERENCE_COMPONENT_NAME,
 )
 
 KINDS: tuple[Kind, ...] = (MODEL, ENDPOINT_CONFIG, ENDPOINT, INFERENCE_COMPONENT)
@@ -526,23 +545,3 @@ def kind_named(name: str) -> Kind:
         if name in (kind.kind, kind.plural, kind.singular, *kind.short_names):
             return kind
     raise KeyError(f"no kind {name!r}; known: {', '.join(k.kind for k in KINDS)}")
-
-
-_TAG_PUNCTUATION = set("_.:/=+-@")
-
-
-def tag_key_problems(tags: Mapping[str, str]) -> list[str]:
-    """What is wrong with the keys of a spec's ``tags`` (the API server cannot check map keys in a CRD schema).
-
-    AWS tag keys: 1-128 characters of letters, numbers, separators and ``_.:/=+-@``; ``aws:`` is reserved.
-    """
-    problems = []
-    for key in sorted(tags):
-        if not 1 <= len(key) <= 128:
-            problems.append(f"tag key {key!r}: must be 1 to 128 characters")
-        elif key.lower().startswith("aws:"):
-            problems.append(f"tag key {key!r}: the aws: prefix is reserved by AWS")
-        elif bad := sorted({c for c in key if c not in _TAG_PUNCTUATION
-                            and unicodedata.category(c)[0] not in ("L", "Z", "N")}):
-            problems.append(f"tag key {key!r}: characters not allowed: {''.join(bad)!r}")
-    return problems

@@ -72,6 +72,13 @@ def kind_section(kind: Kind) -> str:
             continue
         lines.append(f"| `{path}` | {_cell(type_)} | {'yes' if required else ''} | {_cell(constraints)} | "
                      f"{_cell(description)} |")
+    lines += ["", "Rules checked by `kubectl apply` (Kubernetes >= 1.25; on older servers the operator reports the "
+              "object Degraded with the same message):", ""]
+    if kind.immutable_name:
+        lines.append(f"- `spec.{kind.immutable_name.member}`: {kind.immutable_name.message}.")
+    for rule in kind.all_rules:
+        where = "spec" + (f".{rule.at}" if rule.at else "") + (f".{rule.field_path}" if rule.field_path else "")
+        lines.append(f"- `{where}`: {rule.message}.")
     return "\n".join(lines)
 
 

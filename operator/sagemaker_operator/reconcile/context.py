@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagemaker_operator.api.kinds import tag_key_problems
+from sagemaker_operator.api import rules
+from sagemaker_operator.api.kinds import kind_named
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.aws.gateway import SageMakerGateway
@@ -81,14 +82,16 @@ class ReconcileContext:
     _own_accounts: dict[str, asyncio.Future[str]] = field(default_factory=dict)
 
     async def target(self, obj: KubeObject) -> AwsTarget:
-        """The region and role of an object's AWS resources; checks the common fields the API server cannot.
+        """The region and role of an object's AWS resources, once the spec passes its kind's validation rules.
 
-        Once an object has AWS resources, their region and account are fixed: SageMaker resources cannot move, and
-        acting on a new region or account would create a second set and leave the first one billing, unseen.
+        The rules are the CRD's CEL rules: an API server that dropped them (Kubernetes < 1.25) accepted the object,
+        so the operator refuses it here with the same message. Once an object has AWS resources, their region and
+        account are fixed: SageMaker resources cannot move, and acting on a new region or account would create a
+        second set and leave the first one billing, unseen.
         """
-        problems = tag_key_problems({str(k): str(v) for k, v in (obj.spec.get("tags") or {}).items()})
+        problems = rules.problems(kind_named(obj.kind).all_rules, obj.spec)
         if problems:
-            raise SpecProblem("spec.tags: " + "; ".join(problems))
+            raise SpecProblem("; ".join(problems))
         target = self._spec_target(obj)
         if target is None:
             raise SpecProblem("spec.region is not set and the operator has no default region (--region)")

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sagemaker_operator.api import kinds
+from sagemaker_operator.api import kinds, rules
 from sagemaker_operator.api.convert import SpecError
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.errors import AwsFailure
@@ -279,8 +279,7 @@ def resolve_endpoint(ctx: ReconcileContext, obj: KubeObject) -> EndpointDesired:
                           "and hyphens, starting and ending with a letter or digit")
     recorded = obj.status.get("endpointName")
     if recorded and recorded != name:
-        raise SpecProblem(f"spec.endpointName is immutable: this object manages endpoint {recorded!r}; "
-                          f"delete and recreate the object to use {name!r}")
+        raise SpecProblem(rules.ENDPOINT_NAME.problem(str(recorded), name))
     region = str(spec.get("region") or ctx.settings.default_region or "")
     rivals = [e for e in ctx.store.endpoints_claiming(region, name, ctx.settings.default_region or "")
               if e.ref != obj.ref and not e.deleting]

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagemaker_operator.api import kinds
+from sagemaker_operator.api import kinds, rules
 from sagemaker_operator.api.convert import SpecError
 from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.reconcile import autoscaling
@@ -219,7 +219,7 @@ def resolve_component(ctx: ReconcileContext, obj: KubeObject) -> ComponentDesire
                           "digits and hyphens")
     recorded = obj.status.get("inferenceComponentName")
     if recorded and recorded != name:
-        raise SpecProblem(f"spec.inferenceComponentName is immutable: this object manages {recorded!r}")
+        raise SpecProblem(rules.INFERENCE_COMPONENT_NAME.problem(str(recorded), name))
     spec = copy.deepcopy(dict(obj.spec))
     models = []
     if isinstance(spec.get("specification"), dict):
