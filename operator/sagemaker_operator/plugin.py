@@ -11,6 +11,7 @@ Exit codes: 0 success, 1 an error (object not found, endpoint not serving, AWS e
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import sys
@@ -68,12 +69,49 @@ class PluginError(click.ClickException):
 
 @dataclass
 class Session:
-    """What every command needs: the cluster, the namespace, and how to reach AWS."""
+    """What every command needs: the cluster, the namespace, and how to reach AWS.
 
-    api: kubernetes.client.ApiClient
-    namespace: str
+    The kubeconfig is read on first use, not when the command line is parsed, so that ``--help`` of any command
+    works without one.
+    """
+
+    kubeconfig: str | None
+    kube_context: str | None
+    namespace_flag: str | None
     cluster_id: str
     region: str | None
+
+    @functools.cached_property
+    def _connection(self) -> tuple[kubernetes.client.ApiClient, str]:
+        config_file = self.kubeconfig.split(os.pathsep)[0] if self.kubeconfig else None
+        try:
+            api = kubernetes.config.new_client_from_config(  # type: ignore[no-untyped-call]
+                config_file=config_file, context=self.kube_context)
+            namespace = self.namespace_flag
+            if namespace is None:
+                contexts, active = kubernetes.config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+                    config_file=config_file)
+                if self.kube_context:
+                    active = next((c for c in contexts if c["name"] == self.kube_context), active)
+                namespace = (active or {}).get("context", {}).get("namespace") or "default"
+        except (kubernetes.config.ConfigException, FileNotFoundError) as error:
+            raise PluginError(f"cannot load the kubeconfig: {error}") from error
+        return api, namespace
+
+    @property
+    def api(self) -> kubernetes.client.ApiClient:
+        """The Kubernetes API client (the kubeconfig is loaded on first use)."""
+        return self._connection[0]
+
+    @property
+    def namespace(self) -> str:
+        """``--namespace``, else the kubeconfig context's namespace, else ``default``."""
+        return self._connection[1]
+
+    def close(self) -> None:
+        """Close the API client if one was made."""
+        if "_connection" in self.__dict__:
+            self._connection[0].close()  # type: ignore[no-untyped-call]
 
     def objects(self) -> kubernetes.client.CustomObjectsApi:
         return kubernetes.client.CustomObjectsApi(self.api)
@@ -128,20 +166,10 @@ class Session:
 def main(ctx: click.Context, kubeconfig: str | None, kube_context: str | None, namespace: str | None,
          region: str | None, cluster_id: str) -> None:
     """kubectl plugin for SageMaker endpoints managed by sagemaker-operator (`kubectl sagemaker ...`)."""
-    config_file = kubeconfig.split(os.pathsep)[0] if kubeconfig else None
-    try:
-        api = kubernetes.config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=config_file, context=kube_context)
-        if namespace is None:
-            contexts, active = kubernetes.config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
-                config_file=config_file)
-            if kube_context:
-                active = next((c for c in contexts if c["name"] == kube_context), active)
-            namespace = (active or {}).get("context", {}).get("namespace") or "default"
-    except (kubernetes.config.ConfigException, FileNotFoundError) as error:
-        raise PluginError(f"cannot load the kubeconfig: {error}") from error
-    ctx.obj = Session(api=api, namespace=namespace, cluster_id=cluster_id, region=region)
-    ctx.call_on_close(api.close)
+    session = Session(kubeconfig=kubeconfig, kube_context=kube_context, namespace_flag=namespace,
+                      cluster_id=cluster_id, region=region)
+    ctx.obj = session
+    ctx.call_on_close(session.close)
 
 
 def _emit(data: Any, output: str) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import click
+import pytest
 from click.testing import CliRunner
 
 from sagemaker_operator import __version__
@@ -37,3 +41,19 @@ def test_kubectl_plugin_entry_point() -> None:
     listed = CliRunner().invoke(kubectl_plugin, ["--help"]).output
     for command in ("status", "invoke", "plan", "rollback"):
         assert command in listed
+
+
+def test_help_of_every_command_needs_no_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--help` is read before anything is set up: no kubeconfig, no home folder with one, no AWS."""
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for group in (main, kubectl_plugin):
+        assert isinstance(group, click.Group)
+        for name in group.list_commands(click.Context(group)):
+            result = CliRunner().invoke(group, [name, "--help"])
+            assert result.exit_code == 0, f"{group.name} {name} --help: {result.output}"
+            assert "Usage:" in result.output
+    # A command that does need the cluster still says so plainly.
+    result = CliRunner().invoke(kubectl_plugin, ["status"])
+    assert result.exit_code == 1
+    assert "cannot load the kubeconfig" in result.output
