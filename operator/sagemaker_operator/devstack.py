@@ -22,6 +22,7 @@ Output goes through :class:`PlainOutput` (one line per event, for pipes, logs an
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import getpass
 import json
@@ -90,11 +91,34 @@ class DevOptions:
     update_seconds: float = 3.0
     workdir: Path | None = None
     examples_dir: Path = EXAMPLES_DIR
+    kubernetes_version: str | None = None  # of the local API server; None: the environment's, else the default
 
     @property
     def effective_workdir(self) -> Path:
         """``--workdir``, or ``~/.cache/sagemaker-operator/dev`` (``$XDG_CACHE_HOME`` is honoured)."""
         return self.workdir or cache_dir().parent / "dev"
+
+
+# What `kubectl apply` (client-side, the default) records: the manifest as applied, and its field manager.
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+KUBECTL_FIELD_MANAGER = "kubectl-client-side-apply"
+
+
+def as_kubectl_applies(document: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """``document`` as ``kubectl apply`` creates it: annotated with the configuration it applied.
+
+    The examples are created the way users create them, so that a user's own ``kubectl apply -f examples/...``
+    afterwards merges with them quietly (without the annotation kubectl warns that it is missing), and
+    ``kubectl apply --server-side`` takes them over as it does any client-side applied object.
+    """
+    applied = copy.deepcopy(document)
+    metadata = applied.setdefault("metadata", {})
+    metadata.setdefault("namespace", namespace)
+    annotations = metadata.setdefault("annotations", {})
+    # kubectl records the object it sends (namespace filled in, annotations without this one, even if that leaves
+    # an empty map) as compact JSON with sorted keys; recording the same makes its next apply a no-op.
+    annotations[LAST_APPLIED] = json.dumps(applied, separators=(",", ":"), sort_keys=True) + "\n"
+    return applied
 
 
 @dataclass(frozen=True)
@@ -111,6 +135,7 @@ class StackInfo:
     emulator_log: Path | None
     examples_dir: Path
     kubectl_found: bool = True
+    kubernetes_version: str = ""  # of the local API server
 
 
 ENDPOINT_ROW = "endpoint"
@@ -202,7 +227,8 @@ def aws_env_line(info: StackInfo) -> str:
 
 def summary_lines(info: StackInfo) -> list[tuple[str, str]]:
     """(label, value) pairs: what runs where."""
-    cluster = "local etcd + kube-apiserver, empty at each start" if info.local_cluster else "from --kubeconfig"
+    cluster = (f"local etcd + kube-apiserver {info.kubernetes_version}, empty at each start" if info.local_cluster
+               else "from --kubeconfig")
     sagemaker = (f"emulator at {info.emulator_url} (log: {info.emulator_log})" if info.emulator_url
                  else f"REAL AWS, region {info.region or 'from your AWS configuration'}")
     return [
@@ -623,7 +649,8 @@ class DevStack:
             self._check_aws()  # first: nothing else is worth starting without working credentials
         if self.options.kubeconfig is None:
             self.out.step("starting the local Kubernetes API server (etcd + kube-apiserver)")
-            self.cluster = LocalCluster(startup_timeout=STARTUP_TIMEOUT)
+            self.cluster = LocalCluster(startup_timeout=STARTUP_TIMEOUT,
+                                        kubernetes_version=self.options.kubernetes_version)
             self.cluster.start()
             # LocalCluster.pids lists etcd, then kube-apiserver, while they run: remember them to notice a crash.
             self._cluster_pids = dict(zip(("etcd", "kube-apiserver"), self.cluster.pids, strict=True))
@@ -642,6 +669,7 @@ class DevStack:
         self._install_crds()
         self._start_operator()
         return StackInfo(api_server=api_server, kubeconfig=self.kubeconfig, local_cluster=self.cluster is not None,
+                         kubernetes_version=self.cluster.version if self.cluster else "",
                          namespace=self.namespace, emulator_url=self.emulator_url, region=self.region,
                          operator_log=self.operator_log, emulator_log=None if self.options.aws else self.emulator_log,
                          examples_dir=self.options.examples_dir, kubectl_found=shutil.which("kubectl") is not None)
@@ -818,13 +846,17 @@ class DevStack:
                 raise DevError(f"--examples: {document.get('apiVersion')}/{document.get('kind')} is not a kind of "
                                f"this operator")
             name = document["metadata"]["name"]
+            applied = as_kubectl_applies(document, self.namespace)
             try:
-                api.create_namespaced_custom_object(GROUP, VERSION, self.namespace, kind.plural, document)
+                api.create_namespaced_custom_object(GROUP, VERSION, self.namespace, kind.plural, applied,
+                                                    field_manager=KUBECTL_FIELD_MANAGER)
             except ApiException as error:
                 if error.status != 409:
                     raise DevError(f"{kind.kind} {name} was refused: {error.body}") from error
                 api.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, kind.plural, name,
-                                                   {"spec": document.get("spec", {})})
+                                                   {"metadata": {"annotations": applied["metadata"]["annotations"]},
+                                                    "spec": document.get("spec", {})},
+                                                   field_manager=KUBECTL_FIELD_MANAGER)
             if kind.kind == "SageMakerEndpoint":
                 endpoints.append(name)
             elif kind.kind == "SageMakerInferenceComponent":

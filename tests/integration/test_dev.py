@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from sagemaker_operator import clusterbinaries
 from tests.helpers import pid_alive, wait_for
 
 pytestmark = pytest.mark.cluster
@@ -97,6 +99,18 @@ def dev(tmp_path: Path) -> Iterator[DevProcess]:
             process.stdout.close()
 
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _kubectl() -> str:
+    """The kubectl built with the local API server (its version), else kubectl on PATH."""
+    binaries = clusterbinaries.find_binaries(clusterbinaries.requested_version())
+    found = str(binaries.kubectl) if binaries and binaries.kubectl else shutil.which("kubectl")
+    if found is None:
+        pytest.skip("no kubectl: neither built with the local API server nor on PATH")
+    return found
+
+
 def _descendants(pid: int) -> dict[int, str]:
     """pid -> command line (NUL-separated) of every process below ``pid``, from /proc."""
     parents: dict[int, int] = {}
@@ -154,6 +168,17 @@ def test_dev_examples_become_ready_answer_and_everything_stops_on_ctrl_c(dev: De
     assert f"export KUBECONFIG={kubeconfig}" in text
     assert "export AWS_ENDPOINT_URL=http://127.0.0.1:" in text
     assert kubeconfig.exists()
+
+    # What a user does next: kubectl apply of an example dev applied already. kubectl merges with what dev
+    # created (no "missing the kubectl.kubernetes.io/last-applied-configuration annotation" warning) and changes
+    # nothing.
+    kubectl = _kubectl()
+    for folder in sorted(p for p in EXAMPLES.iterdir() if p.is_dir()):
+        applied = subprocess.run([kubectl, "apply", "-f", str(folder)], capture_output=True, text=True, timeout=60,
+                                 env={**os.environ, "KUBECONFIG": str(kubeconfig)}, check=False)
+        assert applied.returncode == 0, applied.stderr
+        assert "Warning" not in applied.stderr, applied.stderr
+        assert all(line.endswith(" unchanged") for line in applied.stdout.splitlines()), applied.stdout
 
     children = _children_by_role(dev.process.pid)
     assert children, f"dev's children: {_descendants(dev.process.pid)}"
