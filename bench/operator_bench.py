@@ -48,6 +48,12 @@ from kubernetes.client import ApiClient  # noqa: E402
 
 from bench.kubeload import EndpointWatch, Objects, Probe, Timed, bulk, manifest, names  # noqa: E402
 from bench.stack import Stack, cpu_seconds, proc_status_kb, wait_until  # noqa: E402
+from sagemaker_operator.clusterbinaries import (  # noqa: E402
+    DEFAULT_KUBERNETES_VERSION,
+    VERSION_ENV,
+    requested_version,
+    resolve_version,
+)
 
 NAMESPACE = "bench"
 KINDS = ("SageMakerModel", "SageMakerEndpointConfig", "SageMakerEndpoint")
@@ -525,10 +531,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="py-spy the operator in convergence and rolling")
     parser.add_argument("--operator-arg", action="append", default=[], metavar="ARG",
                         help="extra argument for `sagemaker-operator run` (repeatable): --operator-arg=--workers=16")
+    parser.add_argument("--kubernetes-version", default=None, metavar="1.MINOR[.PATCH]",
+                        help="version of the local API server (default: $SAGEMAKER_OPERATOR_KUBERNETES_VERSION, else "
+                             f"{DEFAULT_KUBERNETES_VERSION})")
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for report.json, chart.png and logs "
                              "(default ~/.cache/sagemaker-operator/bench/operator-TIMESTAMP)")
     args = parser.parse_args(argv)
+    kubernetes_version = resolve_version(requested_version(args.kubernetes_version))
+    # The stack's LocalCluster reads the version from the environment, as the tests' does.
+    os.environ[VERSION_ENV] = kubernetes_version
     counts = [int(n) for n in args.endpoints.split(",") if n.strip()]
     config = BenchConfig(create_seconds=args.create_seconds, update_seconds=args.update_seconds,
                          latency_ms=args.latency_ms, resync_seconds=args.resync_seconds,
@@ -544,6 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report: dict[str, Any] = {
         "config": asdict(config),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "kubernetes_version": kubernetes_version,
         "runs": runs, "summary": {}}
 
     def log(message: str) -> None:

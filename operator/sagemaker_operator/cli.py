@@ -117,22 +117,33 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
     )
 
 
+KUBERNETES_VERSION_OPTION = click.option(
+    "--kubernetes-version", envvar="SAGEMAKER_OPERATOR_KUBERNETES_VERSION", metavar="1.MINOR[.PATCH]",
+    help="Kubernetes version of the local API server, e.g. 1.20 (the oldest supported). Default: the newest "
+         "pinned release (1.37.2). Built once from Go modules (1.20: from Debian's source) and cached.")
+
+
 @main.command("local-cluster")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Keep certificates, etcd data and logs here instead of a temporary folder.")
-def local_cluster(workdir: Path | None) -> None:
+@KUBERNETES_VERSION_OPTION
+def local_cluster(workdir: Path | None, kubernetes_version: str | None) -> None:
     """Start a real Kubernetes API server (etcd + kube-apiserver) on loopback until Ctrl-C.
 
-    The first run builds kube-apiserver once (about 5 minutes) and caches it.
+    The first run of a version builds its binaries once (about 5 minutes on 2 cores) and caches them.
     """
-    from sagemaker_operator.localcluster import LocalCluster
+    from sagemaker_operator.clusterbinaries import BinariesNotFound
+    from sagemaker_operator.localcluster import LocalCluster, LocalClusterError
 
-    cluster = LocalCluster(workdir=workdir)
+    cluster = LocalCluster(workdir=workdir, kubernetes_version=kubernetes_version)
     # SIGTERM should clean up like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        cluster.start()
-        click.echo(f"Kubernetes API server ready at {cluster.server}")
+        try:
+            cluster.start()
+        except (BinariesNotFound, LocalClusterError) as error:
+            raise click.ClickException(str(error)) from error
+        click.echo(f"Kubernetes API server {cluster.version} ready at {cluster.server}")
         click.echo(f"export KUBECONFIG={cluster.kubeconfig_path}")
         click.echo("Press Ctrl-C to stop it.")
         signal.pause()
@@ -157,8 +168,9 @@ def local_cluster(workdir: Path | None) -> None:
               help="Emulator: time an endpoint update takes.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the logs and the kubeconfig. Default: ~/.cache/sagemaker-operator/dev.")
+@KUBERNETES_VERSION_OPTION
 def dev(kubeconfig: Path | None, aws: bool, region: str | None, examples: bool, create_seconds: float,
-        update_seconds: float, workdir: Path | None) -> None:
+        update_seconds: float, workdir: Path | None, kubernetes_version: str | None) -> None:
     """Start the local stack until Ctrl-C: API server, SageMaker emulator, CRDs and the operator.
 
     Prints the kubeconfig and AWS_ENDPOINT_URL to use, the operator's log file, and what to try next.
@@ -169,4 +181,5 @@ def dev(kubeconfig: Path | None, aws: bool, region: str | None, examples: bool, 
         # The examples' images, artifacts and role are fake: on AWS they would only produce failed resources.
         raise click.UsageError("--examples works with the emulator only; it cannot be combined with --aws")
     sys.exit(run_dev(DevOptions(kubeconfig=kubeconfig, aws=aws, region=region, examples=examples,
-                                create_seconds=create_seconds, update_seconds=update_seconds, workdir=workdir)))
+                                create_seconds=create_seconds, update_seconds=update_seconds, workdir=workdir,
+                                kubernetes_version=kubernetes_version)))
