@@ -20,11 +20,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from aiohttp import web
 
-from .lifecycle import now
+from .lifecycle import Durations, now
+from .sagemaker_ops import SageMakerService
 from .store import (
     ENDPOINT,
     INFERENCE_COMPONENT,
@@ -35,10 +36,9 @@ from .store import (
     Resource,
     ScalableTarget,
     ScalingPolicy,
+    Store,
 )
-
-if TYPE_CHECKING:
-    from .server import Emulator
+from .sts import StsService
 
 PREFIX = "/_emulator/"
 
@@ -106,7 +106,22 @@ def _variants(fleet: Fleet | None) -> list[dict[str, Any]]:
     ]
 
 
-def describe_resource(emulator: Emulator, resource: Resource) -> dict[str, Any]:
+class EmulatorState(Protocol):
+    """What the admin API reads and changes of a running emulator (``server.Emulator`` is one), named here so that
+    the admin API does not import the server that routes to it."""
+
+    store: Store
+    sagemaker: SageMakerService
+    sts: StsService
+    durations: Durations
+    counters: Counters
+    faults: dict[str, Fault]
+
+    def reset(self) -> None:
+        """Forget every resource, counter and fault."""
+
+
+def describe_resource(emulator: EmulatorState, resource: Resource) -> dict[str, Any]:
     """Snapshot entry of one resource."""
     entry: dict[str, Any] = {
         "account": resource.account,
@@ -167,7 +182,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return value
 
 
-async def handle_admin(emulator: Emulator, request: web.Request) -> web.Response:
+async def handle_admin(emulator: EmulatorState, request: web.Request) -> web.Response:
     """Dispatch one admin request."""
     path = request.path[len(PREFIX) :].strip("/")
     method = request.method
@@ -255,7 +270,7 @@ async def handle_admin(emulator: Emulator, request: web.Request) -> web.Response
     return _bad(f"unknown admin path {request.method} {request.path}", status=404)
 
 
-def _credentials(emulator: Emulator, method: str, body: dict[str, Any]) -> web.Response:
+def _credentials(emulator: EmulatorState, method: str, body: dict[str, Any]) -> web.Response:
     sts = emulator.sts
     if method in ("POST", "PUT"):
         deny, allow, revoke = body.get("deny_role"), body.get("allow_role"), body.get("revoke_role")
@@ -283,7 +298,7 @@ def _credentials(emulator: Emulator, method: str, body: dict[str, Any]) -> web.R
     return web.json_response(sts.describe(now()))
 
 
-def _faults(emulator: Emulator, method: str, body: dict[str, Any], request: web.Request) -> web.Response:
+def _faults(emulator: EmulatorState, method: str, body: dict[str, Any], request: web.Request) -> web.Response:
     if method in ("POST", "PUT"):
         operation = body.get("operation", "*")
         try:
