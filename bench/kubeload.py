@@ -20,9 +20,8 @@ import kubernetes
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-GROUP, VERSION = "sagemaker.operator.dev", "v1alpha1"
-PLURALS = {"SageMakerModel": "sagemakermodels", "SageMakerEndpointConfig": "sagemakerendpointconfigs",
-           "SageMakerEndpoint": "sagemakerendpoints"}
+from sagemaker_operator.reconcile.objects import GROUP, PLURALS, VERSION
+
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/bench:{tag}"
 
 

@@ -16,11 +16,9 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from sagemaker_operator.localcluster import free_port
+from sagemaker_operator.reconcile.objects import GROUP, PLURALS, VERSION
 from tests.helpers import operator_process, wait_for
 
-GROUP, VERSION = "sagemaker.operator.dev", "v1alpha1"
-PLURALS = {"SageMakerModel": "sagemakermodels", "SageMakerEndpointConfig": "sagemakerendpointconfigs",
-           "SageMakerEndpoint": "sagemakerendpoints", "SageMakerInferenceComponent": "sagemakerinferencecomponents"}
 REGION = "us-east-1"
 FAST_POLLING = ["--poll-initial-seconds", "0.2", "--poll-max-seconds", "1"]
 

@@ -26,6 +26,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from sagemaker_operator import __version__
+from sagemaker_operator.api import rules
 from sagemaker_operator.api.convert import SpecError
 from sagemaker_operator.aws.clients import AwsTarget, ClientFactory
 from sagemaker_operator.aws.errors import AwsFailure, classify
@@ -267,7 +268,7 @@ def _chain(session: Session, endpoint: Mapping[str, Any],
     ready, degraded = _condition(endpoint, "Ready"), _condition(endpoint, "Degraded")
     view: dict[str, Any] = {
         "name": endpoint["metadata"]["name"],
-        "awsName": status.get("endpointName") or spec.get("endpointName") or endpoint["metadata"]["name"],
+        "awsName": status.get("endpointName") or rules.ENDPOINT_NAME.of(spec, endpoint["metadata"]["name"]),
         "region": status.get("region"),
         "endpointStatus": status.get("endpointStatus"),
         "ready": ready.get("status", "Unknown"),
@@ -382,7 +383,7 @@ def invoke(session: Session, endpoint: str, body: str | None, body_file: Any, co
     resource = session.require(ENDPOINT, endpoint)
     status = resource.get("status", {})
     state = status.get("endpointStatus")
-    aws_name = status.get("endpointName") or resource["spec"].get("endpointName") or endpoint
+    aws_name = status.get("endpointName") or rules.ENDPOINT_NAME.of(resource["spec"], endpoint)
     if state not in SERVING_STATES:
         reason = _condition(resource, "Degraded").get("message") or _condition(resource, "Ready").get("message")
         raise PluginError(f"endpoint {aws_name} is {state or 'not created yet'}, not InService"

@@ -103,7 +103,7 @@ def test_no_import_circles() -> None:
     def visit(module: str, path: list[str]) -> None:
         for target in sorted(graph.get(module, ())):
             if target in path:
-                circle = path[path.index(target):] + [target]
+                circle = [*path[path.index(target):], target]
                 if sorted(circle[:-1]) not in [sorted(c[:-1]) for c in circles]:
                     circles.append(circle)
             elif len(path) < 30:

@@ -73,6 +73,10 @@ class ImmutableName:
         return (f"spec.{self.member} is immutable: it is the {self.what}'s name in SageMaker (default: "
                 f"metadata.name); create a new object to use another name")
 
+    def of(self, spec: Mapping[str, Any], metadata_name: str) -> str:
+        """The AWS name a spec asks for: the member, else metadata.name (the rule the CEL rule encodes too)."""
+        return str(spec.get(self.member) or metadata_name)
+
     def problem(self, recorded: str, wanted: str) -> str:
         """The operator's refusal of a name that differs from the one its status recorded at creation."""
         return f"{self.message} (this object manages {self.what} {recorded!r}, not {wanted!r})"

@@ -266,7 +266,7 @@ class WaitingForConfig(Exception):
 
 def endpoint_name_of(obj: KubeObject) -> str:
     """The AWS endpoint name a SageMakerEndpoint asks for: spec.endpointName, else metadata.name."""
-    return str(obj.spec.get("endpointName") or obj.name)
+    return rules.ENDPOINT_NAME.of(obj.spec, obj.name)
 
 
 def resolve_endpoint(ctx: ReconcileContext, obj: KubeObject) -> EndpointDesired:

@@ -208,7 +208,7 @@ def _resolve_model(ctx: ReconcileContext, obj: KubeObject, specification: dict[s
 
 def component_name_of(obj: KubeObject) -> str:
     """The AWS name of an inference component: spec.inferenceComponentName, else metadata.name."""
-    return str(obj.spec.get("inferenceComponentName") or obj.name)
+    return rules.INFERENCE_COMPONENT_NAME.of(obj.spec, obj.name)
 
 
 def resolve_component(ctx: ReconcileContext, obj: KubeObject) -> ComponentDesired:

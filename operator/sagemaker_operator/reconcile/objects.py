@@ -7,14 +7,17 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-GROUP = "sagemaker.operator.dev"
-VERSION = "v1alpha1"
-MODEL = "SageMakerModel"
-ENDPOINT_CONFIG = "SageMakerEndpointConfig"
-ENDPOINT = "SageMakerEndpoint"
-INFERENCE_COMPONENT = "SageMakerInferenceComponent"
-PLURALS = {MODEL: "sagemakermodels", ENDPOINT_CONFIG: "sagemakerendpointconfigs", ENDPOINT: "sagemakerendpoints",
-           INFERENCE_COMPONENT: "sagemakerinferencecomponents"}
+from sagemaker_operator.api import kinds, rules
+from sagemaker_operator.api.kinds import GROUP, VERSION
+
+__all__ = ["ENDPOINT", "ENDPOINT_CONFIG", "GROUP", "INFERENCE_COMPONENT", "MODEL", "PLURALS", "VERSION"]
+
+# The kinds by name, as the reconcilers key objects; everything about them is declared once, in api/kinds.py.
+MODEL = kinds.MODEL.kind
+ENDPOINT_CONFIG = kinds.ENDPOINT_CONFIG.kind
+ENDPOINT = kinds.ENDPOINT.kind
+INFERENCE_COMPONENT = kinds.INFERENCE_COMPONENT.kind
+PLURALS = {kind.kind: kind.plural for kind in kinds.KINDS}
 FINALIZER = f"{GROUP}/finalizer"
 RETRY_ANNOTATION = f"{GROUP}/retry"
 
@@ -117,7 +120,7 @@ def _index_keys(obj: KubeObject) -> dict[str, set[Any]]:
     elif obj.kind == ENDPOINT:
         config = config_ref(spec)
         keys["config-users"] = {(ns, config)} if config else set()
-        keys["endpoint-claims"] = {str(spec.get("endpointName") or obj.name)}
+        keys["endpoint-claims"] = {rules.ENDPOINT_NAME.of(spec, obj.name)}
         keys["configs-in-use"] = {str(status[key]) for key in ("currentEndpointConfigName", "desiredEndpointConfigName")
                                   if status.get(key)}
         if spec.get("endpointConfigName"):
