@@ -1,6 +1,9 @@
 """Writes to the Kubernetes API: status, the operator's finalizer, and events. Reads come from kopf's watches.
 
-The operator never writes ``spec``, so GitOps tools see no diff after a sync.
+The operator never writes ``spec``, so GitOps tools see no diff after a sync. Every write names the operator as its
+field manager (FIELD_MANAGER): without it the API server records the client library's User-Agent prefix
+("OpenAPI-Generator"), the same name as any other tool built on the Kubernetes Python client, and managedFields could
+not tell the operator's fields (finalizer, status) from theirs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sagemaker_operator.status import EventRecord
 
 logger = logging.getLogger(__name__)
 COMPONENT = "sagemaker-operator"
+FIELD_MANAGER = COMPONENT  # metadata.managedFields[].manager of everything the operator writes
 
 
 WRITE_TIMEOUT = (5.0, 15.0)  # seconds to connect, seconds to answer
@@ -58,7 +62,8 @@ class KubeWriter:
         """Merge-patch the status subresource; returns the object as the API server stored it."""
         return await self._call(ref, "status", functools.partial(
             self._objects.patch_namespaced_custom_object_status, _content_type="application/merge-patch+json"),
-                         GROUP, VERSION, ref.namespace, PLURALS[ref.kind], ref.name, {"status": patch})
+                         GROUP, VERSION, ref.namespace, PLURALS[ref.kind], ref.name, {"status": patch},
+                         field_manager=FIELD_MANAGER)
 
     async def add_finalizer(self, obj: KubeObject) -> dict[str, Any]:
         """Add the operator's finalizer, so AWS resources are cleaned up before the object goes."""
@@ -77,7 +82,8 @@ class KubeWriter:
         # A failed "test" answers 422: the object changed, which is a conflict like any other.
         return await self._call(obj.ref, "finalizers", functools.partial(
             self._objects.patch_namespaced_custom_object, _content_type="application/json-patch+json"),
-            GROUP, VERSION, obj.namespace, PLURALS[obj.kind], obj.name, patch, conflicts=(404, 409, 422))
+            GROUP, VERSION, obj.namespace, PLURALS[obj.kind], obj.name, patch, conflicts=(404, 409, 422),
+            field_manager=FIELD_MANAGER)
 
     async def post_event(self, obj: KubeObject, record: EventRecord) -> None:
         """Post a Kubernetes Event about ``obj``; failures are logged, never raised (events are best effort)."""
@@ -93,16 +99,17 @@ class KubeWriter:
             source=kubernetes.client.V1EventSource(component=COMPONENT), reporting_component=COMPONENT,
         )
         try:
-            await self._call(obj.ref, "event", self._core.create_namespaced_event, obj.namespace, body)
+            await self._call(obj.ref, "event", self._core.create_namespaced_event, obj.namespace, body,
+                             field_manager=FIELD_MANAGER)
         except (Conflict, KubeUnavailable, ApiException) as error:
             logger.warning("could not post event %s for %s: %s", record.reason, obj.ref, error)
 
     async def _call(self, ref: ObjectRef, what: str, method: Any, *args: Any,
-                    conflicts: tuple[int, ...] = (404, 409)) -> dict[str, Any]:
+                    conflicts: tuple[int, ...] = (404, 409), **kwargs: Any) -> dict[str, Any]:
         try:
             # A deadline on every write: a connection that stops answering (a half-dead load balancer) must not
             # hold a worker forever.
-            result: Any = await asyncio.to_thread(method, *args, _request_timeout=WRITE_TIMEOUT)
+            result: Any = await asyncio.to_thread(method, *args, **kwargs, _request_timeout=WRITE_TIMEOUT)
         except ApiException as error:
             if error.status in conflicts:
                 raise Conflict(f"{what} of {ref}: {error.status} {error.reason}") from error
