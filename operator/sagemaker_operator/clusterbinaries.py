@@ -380,7 +380,7 @@ def _version_ldflags(version: str) -> str:
 def _build_from_modules(version: str, target: Path, go: Path, progress: Progress) -> None:
     started = time.monotonic()
     progress(f"Kubernetes {version} not found: building kube-apiserver, kubectl and etcd once from Go modules "
-             f"(about 10 minutes and 3 GB of memory on 2 cores the first time; cached in {target})")
+             f"(about 5 minutes and 3 GB of memory on 2 cores the first time; cached in {target})")
     with tempfile.TemporaryDirectory(prefix="sagemaker-operator-k8s-module-") as workdir:
         work = Path(workdir)
         env = {**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0", "GOWORK": "off",
