@@ -212,8 +212,7 @@ def _aws_tags(emulator: EmulatorThread, obj: dict[str, Any]) -> dict[str, str]:
 
 
 class TagNotApplied(AssertionError):
-    """A tag in an object's spec did not reach its AWS resource (what the xfail tests below expect, and nothing
-    else: any other failure in them is a real one)."""
+    """A tag in an object's spec did not reach its AWS resource."""
 
 
 def _wait_aws_tag(emulator: EmulatorThread, obj: dict[str, Any], *, timeout: float) -> None:
@@ -301,10 +300,8 @@ def test_a_second_field_manager_changes_a_field_without_conflicting_with_the_ope
             assert obj["spec"]["tags"]["cost-center"] == "ml-4711"
             assert _owns(_entries(obj, {PLATFORM}), "f:spec", "f:tags", "f:cost-center"), key
             _assert_operator_owns_no_spec(obj, {APPLIER, PLATFORM})
-            # Reconciled, not only acknowledged: the tag reached the AWS resource. Endpoints and inference
-            # components do not get it reliably yet: see the two xfail tests below.
-            if obj["kind"] in ("SageMakerModel", "SageMakerEndpointConfig"):
-                _wait_aws_tag(emulator, obj, timeout=30)
+            # Reconciled, not only acknowledged: the tag reached the AWS resource.
+            _wait_aws_tag(emulator, obj, timeout=30)
 
         # Git does not mention the tag: re-applying it conflicts with nobody, keeps the tag, and Argo CD stays Synced.
         _apply(kube, namespace, EVERY_KIND_EXAMPLE, APPLIER)
@@ -346,19 +343,13 @@ def test_a_second_field_manager_changes_a_field_without_conflicting_with_the_ope
         _wait_in_sync(kube, namespace, EVERY_KIND_EXAMPLE)
 
 
-ENDPOINT_TAGS_LOST = (
-    "product bug in reconcile/endpoint.py: a spec change that arrives while the endpoint waits for its config is "
-    "recorded as observed (status.observedGeneration) by the WaitingForConfig status; once the config is Ready the "
-    "endpoint counts as converged and its tags are compared only at the periodic tag check (every --tag-check-every "
-    "drift checks: an hour by default)")
-
-
-@pytest.mark.xfail(raises=TagNotApplied, strict=True, reason=ENDPOINT_TAGS_LOST)
 def test_an_endpoint_tag_changed_while_its_config_reconciles_reaches_aws(
         kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
         tmp_path: Path) -> None:
     """The platform team tags a config and its endpoint; the endpoint's change arrives while the config is still
-    being reconciled (its tagging made slow, so that this is what happens every time, not only sometimes)."""
+    being reconciled (its tagging made slow, so that this is what happens every time, not only sometimes). The
+    endpoint's pass that waits for the config observes the new generation without tagging: the tags reach AWS
+    anyway, because status records which tags AWS has (tagsDigest), not only which generation was seen."""
     objects = Objects(admin_client, namespace)
     folder = EXAMPLES_DIR / "single-model"
     with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log"):
@@ -378,13 +369,6 @@ def test_an_endpoint_tag_changed_while_its_config_reconciles_reaches_aws(
         _wait_aws_tag(emulator, endpoint, timeout=10)
 
 
-COMPONENT_TAGS_IGNORED = (
-    "product bug in reconcile/inference_component.py: the tags of an existing inference component are set only when "
-    "it is created or adopted; a spec.tags change is never applied (not even by the periodic tag check: the result "
-    "of ctx.checked() is not used)")
-
-
-@pytest.mark.xfail(raises=TagNotApplied, strict=True, reason=COMPONENT_TAGS_IGNORED)
 def test_an_inference_component_tag_change_reaches_aws(
         kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
         tmp_path: Path) -> None:

@@ -331,6 +331,8 @@ def _common_status(kind_specific: Mapping[str, Schema]) -> dict[str, Schema]:
     }
 
 
+_TAGS_DIGEST = _status_field("Digest of the tags (spec.tags plus ownership tags) the AWS resource was last given; "
+                              "a spec whose tags differ gets them applied on the next reconcile.")
 _DERIVED = "derived by the operator from metadata.name and a hash of the spec (<name>-<hash>), since the resource " \
            "is immutable in AWS and each change creates a new revision"
 _TAGS = "replaced by the spec's common tags map (key: value), converted to the AWS tag list"
@@ -482,6 +484,7 @@ ENDPOINT = Kind(
         "endpointUrl": _status_field("URL of the endpoint's InvokeEndpoint API."),
         "currentEndpointConfigName": _status_field("Endpoint configuration the endpoint serves now."),
         "desiredEndpointConfigName": _status_field("Endpoint configuration the endpoint is being moved to."),
+        "tagsDigest": _TAGS_DIGEST,
     }),
     columns=(
         PrinterColumn("Status", ".status.endpointStatus", description="SageMaker's endpoint status."),
@@ -524,6 +527,7 @@ INFERENCE_COMPONENT = Kind(
         "inferenceComponentStatus": _status_field("SageMaker's status of the component."),
         "endpointName": _status_field("Endpoint that hosts the component."),
         "failureReason": _status_field("SageMaker's FailureReason when the component failed."),
+        "tagsDigest": _TAGS_DIGEST,
     }),
     columns=(
         PrinterColumn("Status", ".status.inferenceComponentStatus", description="SageMaker's component status."),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -181,6 +183,18 @@ class ReconcileContext:
         """The tags every AWS resource of ``obj`` should carry: the user's plus ownership tags."""
         user: Mapping[str, Any] = obj.spec.get("tags") or {}
         return desired_tags({str(k): str(v) for k, v in user.items()}, self.owner(obj))
+
+    def tags_digest(self, obj: KubeObject) -> str:
+        """A digest of :meth:`tags`: live resources record it in status (``tagsDigest``) once AWS has those tags.
+
+        observedGeneration cannot tell whether a tag change reached AWS: a pass that only waited (for the endpoint
+        configuration, for an update to finish) observes the generation without comparing tags.
+        """
+        return hashlib.sha256(json.dumps(self.tags(obj), sort_keys=True).encode()).hexdigest()[:16]
+
+    def tags_applied(self, obj: KubeObject) -> bool:
+        """Whether status says AWS has the tags the spec asks for now."""
+        return obj.status.get("tagsDigest") == self.tags_digest(obj)
 
     def poll_delay(self, attempt: int) -> float:
         """How long to wait before describing again, after ``attempt`` polls of the same wait."""

@@ -387,7 +387,8 @@ async def reconcile_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
     memory = memory_of(obj)
     ref = obj.ref
     spec_changed = obj.status.get("observedGeneration") != obj.generation
-    if not spec_changed and converged(obj, desired, memory) and not ctx.drift_check_due(ref):
+    tags_applied = ctx.tags_applied(obj)
+    if not spec_changed and tags_applied and converged(obj, desired, memory) and not ctx.drift_check_due(ref):
         return Outcome.ready("InService", f"endpoint {desired.endpoint_name} is InService on config "
                                           f"{desired.config_name}",
                              requeue_after=ctx.seconds_until_drift_check(ref))
@@ -395,7 +396,8 @@ async def reconcile_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
     events: list[EventRecord] = []
     try:
         observed = await ctx.gateway.describe(target, "describe_endpoint", EndpointName=name)
-        compare_tags = ctx.checked(ref) or spec_changed
+        compare_tags = ctx.checked(ref) or spec_changed or not tags_applied
+        tags_set = False  # AWS has ctx.tags(obj) after this pass: recorded as tagsDigest
         if observed is not None and observed.get("EndpointArn") != memory.known_arn:
             # Not known as ours yet: look at its ownership tags before touching it.
             tags = await ctx.gateway.list_tags(target, str(observed["EndpointArn"]))
@@ -407,7 +409,7 @@ async def reconcile_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
                                     f"untouched. Set the annotation {ADOPT_ANNOTATION}: \"true\" to take it over")
                 events.append(EventRecord("Adopted", f"Took over existing endpoint {name}", warning=True))
             await ctx.gateway.set_tags(target, str(observed["EndpointArn"]), tags, ctx.tags(obj))
-            compare_tags = False
+            compare_tags, tags_set = False, True
         plan = plan_endpoint(desired, observed, memory)
         recorded = list((obj.status.get("autoscaling") or {}).get("targets") or [])
         scaling_status: dict[str, Any] | None = obj.status.get("autoscaling")
@@ -419,6 +421,7 @@ async def reconcile_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
         if plan.action is not None:
             response = await _execute(ctx, target, obj, plan.action)
             created_arn = response.get("EndpointArn") if plan.action.kind is ActionKind.CREATE else None
+            tags_set = tags_set or created_arn is not None
         elif plan.state is State.READY:
             wanted = desired.scaling_digest if desired.scaling else _NO_SCALING
             if (scaling_status or {}).get("digest", _NO_SCALING) != wanted:
@@ -430,14 +433,17 @@ async def reconcile_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
         if compare_tags and observed is not None and plan.action is None and observed.get("EndpointStatus") != "Failed":
             arn = str(observed["EndpointArn"])
             if await ctx.gateway.set_tags(target, arn, await ctx.gateway.list_tags(target, arn), ctx.tags(obj)) \
-                    and not spec_changed:
+                    and not spec_changed and tags_applied:
                 events.append(EventRecord("DriftCorrected", f"Tags of endpoint {name} were changed outside the "
                                                             "operator: restored", warning=True))
+            tags_set = True
         url = runtime_url(ctx.gateway.service_url(target, "sagemaker-runtime"), name)
     except AwsFailure as failure:
         return failure_outcome(failure, f"reconciling endpoint {name}")
     outcome = _outcome(ctx, obj, desired, observed, plan, events, url, memory, target)
     outcome.fields["autoscaling"] = scaling_status
+    if tags_set:
+        outcome.fields["tagsDigest"] = ctx.tags_digest(obj)
     if created_arn:
         # Known as ours from now on: the next pass needs no ListTags to check ownership.
         outcome.fields["endpointArn"] = created_arn

@@ -272,8 +272,9 @@ async def reconcile_inference_component(ctx: ReconcileContext, obj: KubeObject) 
     except WaitingForDependency as waiting:
         return Outcome.progressing("Waiting", str(waiting))
     memory = memory_of(obj)
-    if obj.status.get("observedGeneration") == obj.generation and _converged(obj, desired, memory) \
-            and not ctx.drift_check_due(obj.ref):
+    spec_changed = obj.status.get("observedGeneration") != obj.generation
+    tags_applied = ctx.tags_applied(obj)
+    if not spec_changed and tags_applied and _converged(obj, desired, memory) and not ctx.drift_check_due(obj.ref):
         return Outcome.ready("InService", f"inference component {desired.name} is InService",
                              requeue_after=ctx.seconds_until_drift_check(obj.ref))
     name = desired.name
@@ -281,7 +282,8 @@ async def reconcile_inference_component(ctx: ReconcileContext, obj: KubeObject) 
     scaling_status: dict[str, Any] | None = obj.status.get("autoscaling")
     try:
         observed = await ctx.gateway.describe(target, "describe_inference_component", InferenceComponentName=name)
-        ctx.checked(obj.ref)
+        compare_tags = ctx.checked(obj.ref) or spec_changed or not tags_applied
+        tags_set = False  # AWS has ctx.tags(obj) after this pass: recorded as tagsDigest
         if observed is not None and observed.get("InferenceComponentArn") != memory.known_arn:
             arn = str(observed["InferenceComponentArn"])
             tags = await ctx.gateway.list_tags(target, arn)
@@ -294,6 +296,7 @@ async def reconcile_inference_component(ctx: ReconcileContext, obj: KubeObject) 
                 events.append(EventRecord("Adopted", f"Took over existing inference component {name}",
                                           warning=True))
             await ctx.gateway.set_tags(target, arn, tags, ctx.tags(obj))
+            compare_tags, tags_set = False, True
         plan = plan_component(desired, observed, memory)
         recorded = list((scaling_status or {}).get("targets") or [])
         created_arn: str | None = None
@@ -301,6 +304,7 @@ async def reconcile_inference_component(ctx: ReconcileContext, obj: KubeObject) 
             created = await ctx.gateway.call(target, "create_inference_component", **desired.create_request,
                                              Tags=as_aws_tags(ctx.tags(obj)))
             created_arn = created.get("InferenceComponentArn")
+            tags_set = True
         elif plan.action is ComponentAction.UPDATE:
             await ctx.gateway.call(target, "update_inference_component", InferenceComponentName=name,
                                    **desired.update_request)
@@ -316,9 +320,19 @@ async def reconcile_inference_component(ctx: ReconcileContext, obj: KubeObject) 
             if (scaling_status or {}).get("digest", _NO_SCALING) != wanted:
                 applied = await autoscaling.apply(ctx, target, desired.scaling, recorded)
                 scaling_status = {"digest": wanted, "targets": applied} if desired.scaling else None
+        if compare_tags and observed is not None and plan.action is None \
+                and observed.get("InferenceComponentStatus") != "Failed":
+            arn = str(observed["InferenceComponentArn"])
+            if await ctx.gateway.set_tags(target, arn, await ctx.gateway.list_tags(target, arn), ctx.tags(obj)) \
+                    and not spec_changed and tags_applied:
+                events.append(EventRecord("DriftCorrected", f"Tags of inference component {name} were changed "
+                                                            "outside the operator: restored", warning=True))
+            tags_set = True
     except AwsFailure as failure:
         return failure_outcome(failure, f"reconciling inference component {name}")
     outcome = _outcome(ctx, obj, desired, observed, plan, memory, scaling_status, events)
+    if tags_set:
+        outcome.fields["tagsDigest"] = ctx.tags_digest(obj)
     if created_arn:
         outcome.fields["inferenceComponentArn"] = created_arn
     return outcome
