@@ -195,7 +195,8 @@ def test_crd_metadata() -> None:
     status = version["schema"]["openAPIV3Schema"]["properties"]["status"]
     assert status["x-kubernetes-preserve-unknown-fields"] is True
     assert {"observedGeneration", "conditions", "endpointName", "endpointArn", "endpointStatus", "failureReason",
-            "endpointUrl", "currentEndpointConfigName", "desiredEndpointConfigName"} == set(status["properties"])
+            "endpointUrl", "currentEndpointConfigName", "desiredEndpointConfigName", "tagsDigest"
+            } == set(status["properties"])
     condition = status["properties"]["conditions"]["items"]["properties"]
     assert condition["status"]["enum"] == ["True", "False", "Unknown"]
     assert condition["lastTransitionTime"]["format"] == "date-time"

@@ -19,7 +19,7 @@ from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.reconcile.failures import RetryLater
 from sagemaker_operator.reconcile.objects import KubeObject, ObjectRef, ObjectStore
 from sagemaker_operator.reconcile.ownership import Owner, desired_tags
-from sagemaker_operator.status import Outcome
+from sagemaker_operator.status import EventRecord, Outcome
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,17 @@ class ReconcileContext:
     def tags_applied(self, obj: KubeObject) -> bool:
         """Whether status says AWS has the tags the spec asks for now."""
         return obj.status.get("tagsDigest") == self.tags_digest(obj)
+
+    async def restore_tags(self, target: AwsTarget, obj: KubeObject, arn: str, what: str) -> list[EventRecord]:
+        """Give the live resource ``arn`` the tags of ``obj``'s spec (one ListTags, then only what differs).
+
+        Returns a DriftCorrected event when tags were changed behind the operator's back, i.e. AWS differed from
+        tags that status says it already had for this very spec; a spec change is no drift.
+        """
+        changed = await self.gateway.set_tags(target, arn, await self.gateway.list_tags(target, arn), self.tags(obj))
+        drifted = changed and obj.status.get("observedGeneration") == obj.generation and self.tags_applied(obj)
+        return [EventRecord("DriftCorrected", f"Tags of {what} were changed outside the operator: restored",
+                            warning=True)] if drifted else []
 
     def poll_delay(self, attempt: int) -> float:
         """How long to wait before describing again, after ``attempt`` polls of the same wait."""

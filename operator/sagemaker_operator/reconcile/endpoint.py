@@ -431,11 +431,7 @@ async def reconcile_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
                     events.append(EventRecord("AutoscalingApplied", "Registered scalable targets for variants "
                                               + ", ".join(t.label for t in desired.scaling)))
         if compare_tags and observed is not None and plan.action is None and observed.get("EndpointStatus") != "Failed":
-            arn = str(observed["EndpointArn"])
-            if await ctx.gateway.set_tags(target, arn, await ctx.gateway.list_tags(target, arn), ctx.tags(obj)) \
-                    and not spec_changed and tags_applied:
-                events.append(EventRecord("DriftCorrected", f"Tags of endpoint {name} were changed outside the "
-                                                            "operator: restored", warning=True))
+            events += await ctx.restore_tags(target, obj, str(observed["EndpointArn"]), f"endpoint {name}")
             tags_set = True
         url = runtime_url(ctx.gateway.service_url(target, "sagemaker-runtime"), name)
     except AwsFailure as failure:

@@ -322,11 +322,8 @@ async def reconcile_inference_component(ctx: ReconcileContext, obj: KubeObject) 
                 scaling_status = {"digest": wanted, "targets": applied} if desired.scaling else None
         if compare_tags and observed is not None and plan.action is None \
                 and observed.get("InferenceComponentStatus") != "Failed":
-            arn = str(observed["InferenceComponentArn"])
-            if await ctx.gateway.set_tags(target, arn, await ctx.gateway.list_tags(target, arn), ctx.tags(obj)) \
-                    and not spec_changed and tags_applied:
-                events.append(EventRecord("DriftCorrected", f"Tags of inference component {name} were changed "
-                                                            "outside the operator: restored", warning=True))
+            events += await ctx.restore_tags(target, obj, str(observed["InferenceComponentArn"]),
+                                             f"inference component {name}")
             tags_set = True
     except AwsFailure as failure:
         return failure_outcome(failure, f"reconciling inference component {name}")
