@@ -48,7 +48,7 @@ from kubernetes.client import ApiClient  # noqa: E402
 
 from bench.kubeload import EndpointWatch, Objects, Probe, Timed, bulk, manifest, names  # noqa: E402
 from bench.stack import Stack, cpu_seconds, proc_status_kb, wait_until  # noqa: E402
-from sagemaker_operator.clusterbinaries import (  # noqa: E402
+from sagemaker_operator.dev.binaries import (  # noqa: E402
     DEFAULT_KUBERNETES_VERSION,
     VERSION_ENV,
     requested_version,

@@ -1,7 +1,7 @@
 """The processes of one benchmark run: the local API server, the emulator, the operator (and py-spy), and what is
 read from them without disturbing them: /proc counters, the operator's Prometheus metrics, the emulator's counters.
 
-Every process is started with :func:`sagemaker_operator.localcluster.start_child` (PR_SET_PDEATHSIG), so none can
+Every process is started with :func:`sagemaker_operator.dev.cluster.start_child` (PR_SET_PDEATHSIG), so none can
 outlive the harness, and :class:`Stack` stops them all in reverse order.
 """
 
@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from sagemaker_emulator.admin import AdminClient
-from sagemaker_operator.localcluster import LocalCluster, free_port, start_child, stop_child
+from sagemaker_operator.dev.cluster import LocalCluster, free_port, start_child, stop_child
 
 REGION = "us-east-1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")

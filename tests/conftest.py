@@ -17,7 +17,7 @@ import kubernetes
 import pytest
 from kubernetes.client import ApiClient
 
-from sagemaker_operator.localcluster import LocalCluster
+from sagemaker_operator.dev.cluster import LocalCluster
 from tests.helpers import client_from_kubeconfig
 
 

@@ -14,7 +14,7 @@ from typing import TypeVar
 import kubernetes
 from kubernetes.client import ApiClient
 
-from sagemaker_operator.localcluster import kubeconfig_document, start_child, stop_child, write_kubeconfig
+from sagemaker_operator.dev.cluster import kubeconfig_document, start_child, stop_child, write_kubeconfig
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from botocore.config import Config
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from sagemaker_operator.localcluster import free_port
+from sagemaker_operator.dev.cluster import free_port
 from sagemaker_operator.reconcile.objects import GROUP, PLURALS, VERSION
 from tests.helpers import operator_process, wait_for
 

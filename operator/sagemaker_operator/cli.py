@@ -132,8 +132,8 @@ def local_cluster(workdir: Path | None, kubernetes_version: str | None) -> None:
 
     The first run of a version builds its binaries once (about 5 minutes on 2 cores) and caches them.
     """
-    from sagemaker_operator.clusterbinaries import BinariesNotFound
-    from sagemaker_operator.localcluster import LocalCluster, LocalClusterError
+    from sagemaker_operator.dev.binaries import BinariesNotFound
+    from sagemaker_operator.dev.cluster import LocalCluster, LocalClusterError
 
     cluster = LocalCluster(workdir=workdir, kubernetes_version=kubernetes_version)
     # SIGTERM should clean up like Ctrl-C does.
@@ -175,7 +175,7 @@ def dev(kubeconfig: Path | None, aws: bool, region: str | None, examples: bool, 
 
     Prints the kubeconfig and AWS_ENDPOINT_URL to use, the operator's log file, and what to try next.
     """
-    from sagemaker_operator.devstack import DevOptions, run_dev
+    from sagemaker_operator.dev.stack import DevOptions, run_dev
 
     if aws and examples:
         # The examples' images, artifacts and role are fake: on AWS they would only produce failed resources.

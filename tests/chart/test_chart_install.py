@@ -31,7 +31,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError
 
 from sagemaker_emulator.server import EmulatorThread
-from sagemaker_operator.localcluster import free_port
+from sagemaker_operator.dev.cluster import free_port
 from tests.chart.test_chart_render import EXPECTED_RULES, rule_set
 from tests.chart.tools import CHART, HELMS, OLDEST_HELM, Helm, by_kind, helm, set_args
 from tests.conftest import KubeTarget

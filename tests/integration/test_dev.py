@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_operator import clusterbinaries
+from sagemaker_operator.dev import binaries as clusterbinaries
 from tests.helpers import pid_alive, wait_for
 
 pytestmark = pytest.mark.cluster

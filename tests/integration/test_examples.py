@@ -14,7 +14,7 @@ import pytest
 from kubernetes.client import ApiClient
 
 from sagemaker_emulator.server import EmulatorThread
-from sagemaker_operator.devstack import EXAMPLES_DIR, load_manifests
+from sagemaker_operator.dev.examples import EXAMPLES_DIR, load_manifests
 from tests.conftest import KubeTarget
 from tests.operator_harness import (
     GROUP,

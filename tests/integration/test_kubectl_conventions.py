@@ -43,7 +43,7 @@ from kubernetes.client import ApiClient
 
 from sagemaker_emulator.server import EmulatorThread
 from sagemaker_operator.api.kinds import GROUP, KINDS, KINDS_BY_NAME, VERSION, Kind
-from sagemaker_operator.devstack import EXAMPLES_DIR, load_manifests
+from sagemaker_operator.dev.examples import EXAMPLES_DIR, load_manifests
 from tests.conftest import KubeTarget
 from tests.helpers import wait_for
 from tests.operator_harness import Objects, counters, running_operator, sagemaker

@@ -11,7 +11,7 @@ import kubernetes
 import pytest
 from kubernetes.client import ApiClient
 
-from sagemaker_operator.localcluster import LocalCluster
+from sagemaker_operator.dev.cluster import LocalCluster
 from tests.helpers import client_from_kubeconfig, pid_alive, wait_for
 
 pytestmark = pytest.mark.cluster
@@ -32,7 +32,7 @@ def test_stop_leaves_no_process_and_no_files() -> None:
 def test_children_die_when_the_parent_is_killed() -> None:
     script = textwrap.dedent("""
         import signal
-        from sagemaker_operator.localcluster import LocalCluster
+        from sagemaker_operator.dev.cluster import LocalCluster
         cluster = LocalCluster()
         cluster.start()
         print(*cluster.pids, flush=True)

@@ -15,7 +15,7 @@ from botocore.config import Config
 from kubernetes.client import ApiClient
 
 from sagemaker_emulator.server import EmulatorThread
-from sagemaker_operator.localcluster import free_port
+from sagemaker_operator.dev.cluster import free_port
 from tests.conftest import KubeTarget
 from tests.helpers import wait_for
 from tests.operator_harness import Objects, config_spec, counters, model_spec, running_operator, sagemaker

@@ -27,7 +27,7 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from sagemaker_emulator.server import EmulatorThread
-from sagemaker_operator.localcluster import free_port, start_child, stop_child
+from sagemaker_operator.dev.cluster import free_port, start_child, stop_child
 from tests.helpers import pid_alive, wait_for
 from tests.operator_harness import FAST_POLLING, GROUP, PLURALS, VERSION, Objects, aws_env, config_spec, model_spec
 

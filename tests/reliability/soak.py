@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--max-growth", type=float, default=0.05)
     args = parser.parse_args()
 
-    from sagemaker_operator.localcluster import LocalCluster
+    from sagemaker_operator.dev.cluster import LocalCluster
     from tests.crd_helpers import apply_crds
     from tests.helpers import client_from_kubeconfig
 

@@ -14,24 +14,19 @@ from click.testing import CliRunner
 
 from sagemaker_operator.api.kinds import API_VERSION, KINDS_BY_NAME
 from sagemaker_operator.cli import main
-from sagemaker_operator.devstack import (
+from sagemaker_operator.dev.console import (
     COMPONENT_ROW,
-    EXAMPLES_DIR,
     EndpointRow,
     Invocation,
     InvocationTarget,
     PlainOutput,
     StackInfo,
-    emulator_env,
-    emulator_url_from_log,
     endpoint_line,
     invocation_line,
-    invocation_targets,
-    load_manifests,
-    operator_command,
     ready_summary,
-    wait_for_exit,
 )
+from sagemaker_operator.dev.examples import EXAMPLES_DIR, invocation_targets, load_manifests
+from sagemaker_operator.dev.stack import emulator_env, emulator_url_from_log, operator_command, wait_for_exit
 
 
 def _endpoint(generation: int = 1, observed: int = 1, ready: str = "False", reason: str = "Creating",

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from cryptography import x509
 
-from sagemaker_operator import clusterbinaries, localcluster
+from sagemaker_operator.dev import binaries as clusterbinaries
+from sagemaker_operator.dev import cluster as localcluster
 
 
 def test_serving_certificate_is_signed_by_the_ca_and_names_loopback() -> None:

@@ -501,7 +501,7 @@ def _build_debian(target: Path, progress: Progress) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Build the binaries of each version given (default: the requested one) and print where they are.
 
-    ``python -m sagemaker_operator.clusterbinaries [VERSION ...]`` (used by scripts/bootstrap).
+    ``python -m sagemaker_operator.dev.binaries [VERSION ...]`` (used by scripts/bootstrap).
     """
     versions: list[str | None] = list(argv if argv is not None else sys.argv[1:]) or [None]
     for version in versions:

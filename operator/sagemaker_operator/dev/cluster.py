@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from sagemaker_operator.clusterbinaries import ClusterBinaries, ensure_binaries
+from sagemaker_operator.dev.binaries import ClusterBinaries, ensure_binaries
 
 ADMIN_USER = "sagemaker-operator-admin"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
