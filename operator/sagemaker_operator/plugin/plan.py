@@ -1,0 +1,218 @@
+"""``kubectl sagemaker plan``: what the operator would do in AWS for a set of manifests, without changing anything."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from sagemaker_operator.api.convert import SpecError
+from sagemaker_operator.aws.errors import AwsFailure
+from sagemaker_operator.aws.gateway import SageMakerGateway
+from sagemaker_operator.plugin.common import OUTPUT_FORMATS, PluginError, Session, emit, main, table
+from sagemaker_operator.reconcile.context import OperatorSettings, ReconcileContext, SpecProblem
+from sagemaker_operator.reconcile.endpoint import (
+    ActionKind,
+    WaitingForConfig,
+    memory_of,
+    plan_endpoint,
+    resolve_endpoint,
+)
+from sagemaker_operator.reconcile.endpoint_config import render_config, resolve_model_names
+from sagemaker_operator.reconcile.failures import RetryLater
+from sagemaker_operator.reconcile.model import WaitingForModel, render_model
+from sagemaker_operator.reconcile.objects import (
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    GROUP,
+    MODEL,
+    PLURALS,
+    KubeObject,
+    ObjectRef,
+    ObjectStore,
+)
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """What the operator would do for one object."""
+
+    kind: str
+    name: str
+    action: str  # create, update, update-weights, recreate, none, blocked, waiting
+    details: str
+
+    @property
+    def changes(self) -> bool:
+        return self.action not in ("none", "waiting")
+
+
+def _load_manifests(paths: Sequence[str], namespace: str) -> list[KubeObject]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise PluginError(f"{raw}: no such file or directory")
+    objects = []
+    for file in files:
+        try:
+            documents = list(yaml.safe_load_all(file.read_text()))
+        except yaml.YAMLError as error:
+            raise PluginError(f"{file}: not valid YAML: {error}") from error
+        for document in documents:
+            if not isinstance(document, dict) or document.get("kind") not in PLURALS \
+                    or not str(document.get("apiVersion", "")).startswith(f"{GROUP}/"):
+                continue
+            metadata = document.setdefault("metadata", {})
+            if metadata.get("namespace", namespace) != namespace:
+                raise PluginError(f"{file}: {document['kind']} {metadata.get('name')} is in namespace "
+                                  f"{metadata['namespace']}; plan one namespace at a time (-n)")
+            metadata["namespace"] = namespace
+            objects.append(KubeObject.from_body(document))
+    return objects
+
+
+def _planned(live: KubeObject | None, manifest: KubeObject) -> KubeObject:
+    """The object as it will be once applied: the manifest's spec, the live status, a bumped generation."""
+    if live is None:
+        return replace(manifest, generation=1, status={}, uid="")
+    changed = dict(live.spec) != dict(manifest.spec)
+    return replace(live, spec=manifest.spec, annotations={**live.annotations, **manifest.annotations},
+                   generation=live.generation + (1 if changed else 0))
+
+
+def _ready_as(obj: KubeObject, **fields: Any) -> KubeObject:
+    """``obj`` as it will be once the operator has done its work: Ready, with these status fields."""
+    condition = {"type": "Ready", "status": "True", "observedGeneration": obj.generation}
+    return replace(obj, status={**obj.status, **fields, "observedGeneration": obj.generation,
+                                "conditions": [condition]})
+
+
+async def _plan(session: Session, manifests: list[KubeObject]) -> list[PlannedChange]:
+    store = ObjectStore()
+    for kind in (MODEL, ENDPOINT_CONFIG, ENDPOINT):
+        for body in session.list(kind):
+            store.put(KubeObject.from_body(body))
+    in_manifests = {m.ref for m in manifests}
+    for manifest in manifests:
+        store.put(_planned(store.get(manifest.ref), manifest))
+    settings = OperatorSettings(cluster_id=session.cluster_id, default_region=session.region)
+    gateway = SageMakerGateway(max_concurrency=4)
+    ctx = ReconcileContext(gateway=gateway, store=store, settings=settings)
+    changes: list[PlannedChange] = []
+    try:
+        for obj in store.of_kind(MODEL):
+            changes.append(_plan_immutable(ctx, obj, "model"))
+        for obj in store.of_kind(ENDPOINT_CONFIG):
+            changes.append(_plan_immutable(ctx, obj, "endpoint config"))
+        for obj in store.of_kind(ENDPOINT):
+            changes.append(await _plan_endpoint(ctx, obj))
+    finally:
+        gateway.close()
+    return [c for c in changes if ObjectRef(c.kind, session.namespace, c.name) in in_manifests or c.changes]
+
+
+def _plan_immutable(ctx: ReconcileContext, obj: KubeObject, noun: str) -> PlannedChange:
+    """Models and configs: a new AWS revision, a retained one, or nothing; records the outcome in the store."""
+    try:
+        if obj.kind == MODEL:
+            rendered_name = render_model(obj, ctx.settings.cluster_id).name
+            key = "modelName"
+        else:
+            rendered_name = render_config(obj, ctx.settings.cluster_id, resolve_model_names(ctx, obj)).name
+            key = "endpointConfigName"
+    except (SpecProblem, SpecError) as problem:
+        return PlannedChange(obj.kind, obj.name, "blocked", f"invalid spec: {problem}")
+    except WaitingForModel as waiting:
+        return PlannedChange(obj.kind, obj.name, "waiting", str(waiting))
+    current = obj.status.get(key)
+    retained = {str(r.get("name")) for r in obj.status.get("revisions") or []}
+    ctx.store.put(_ready_as(obj, **{key: rendered_name}))
+    if current == rendered_name:
+        return PlannedChange(obj.kind, obj.name, "none", f"AWS {noun} {rendered_name} is current")
+    if rendered_name in retained:
+        return PlannedChange(obj.kind, obj.name, "update", f"switch back to the retained AWS {noun} {rendered_name}")
+    return PlannedChange(obj.kind, obj.name, "create", f"create AWS {noun} {rendered_name}"
+                         + (f" (replacing {current})" if current else ""))
+
+
+async def _plan_endpoint(ctx: ReconcileContext, obj: KubeObject) -> PlannedChange:
+    try:
+        desired = resolve_endpoint(ctx, obj)
+        target = await ctx.target(obj)
+    except (SpecProblem, SpecError) as problem:
+        return PlannedChange(obj.kind, obj.name, "blocked", f"invalid spec: {problem}")
+    except RetryLater as retry:
+        raise PluginError(f"{retry.failure.operation}: {retry.failure.code}: {retry.failure.message}") from None
+    except WaitingForConfig as waiting:
+        return PlannedChange(obj.kind, obj.name, "waiting", str(waiting))
+    try:
+        observed = await ctx.gateway.describe(target, "describe_endpoint", EndpointName=desired.endpoint_name)
+    except AwsFailure as failure:
+        raise PluginError(f"DescribeEndpoint {desired.endpoint_name}: {failure.code}: {failure.message}") from None
+    plan = plan_endpoint(desired, observed, memory_of(obj))
+    name = desired.endpoint_name
+    if plan.action is None:
+        return PlannedChange(obj.kind, obj.name, "none" if plan.reason == "InService" else "blocked",
+                             plan.message)
+    request = plan.action.request
+    if plan.action.kind is ActionKind.CREATE:
+        return PlannedChange(obj.kind, obj.name, "create", f"create endpoint {name} with config "
+                                                           f"{desired.config_name}")
+    if plan.action.kind is ActionKind.UPDATE:
+        how = _deployment_summary(request.get("DeploymentConfig"))
+        return PlannedChange(obj.kind, obj.name, "update",
+                             f"UpdateEndpoint {name}: config {(observed or {}).get('EndpointConfigName')} -> "
+                             f"{desired.config_name} ({how}; the old fleet serves until the switch)")
+    if plan.action.kind is ActionKind.UPDATE_WEIGHTS:
+        moves = ", ".join(
+            f"{c['VariantName']}: " + " ".join(f"{k.removeprefix('Desired').lower()}={v}" for k, v in c.items()
+                                               if k != "VariantName")
+            for c in request["DesiredWeightsAndCapacities"])
+        return PlannedChange(obj.kind, obj.name, "update-weights", f"in place, no new fleet: {moves}")
+    return PlannedChange(obj.kind, obj.name, "recreate", plan.message)
+
+
+def _deployment_summary(config: Mapping[str, Any] | None) -> str:
+    if not config:
+        return "blue/green, all at once"
+    if "RollingUpdatePolicy" in config:
+        return "rolling update"
+    routing = (config.get("BlueGreenUpdatePolicy") or {}).get("TrafficRoutingConfiguration") or {}
+    kind = str(routing.get("Type", "ALL_AT_ONCE"))
+    size = routing.get("CanarySize") or routing.get("LinearStepSize") or {}
+    step = f" {size.get('Value')} {str(size.get('Type', '')).lower().replace('_', ' ')}" if size else ""
+    return f"blue/green {kind.lower().replace('_', ' ')}{step}"
+
+
+@main.command()
+@click.option("-f", "--filename", "paths", multiple=True, required=True,
+              help="Manifest file or folder (repeatable).")
+@click.option("-o", "--output", type=OUTPUT_FORMATS, default="table", show_default=True)
+@click.option("--exit-code", is_flag=True, help="Exit 2 when the plan changes something (0: nothing to do).")
+@click.pass_obj
+def plan(session: Session, paths: tuple[str, ...], output: str, exit_code: bool) -> None:
+    """What the operator would do in AWS for these manifests now, without changing anything."""
+    manifests = _load_manifests(paths, session.namespace)
+    if not manifests:
+        raise PluginError("no sagemaker.operator.dev objects in the given files")
+    changes = asyncio.run(_plan(session, manifests))
+    if output in ("json", "yaml"):
+        emit([{"kind": c.kind, "name": c.name, "action": c.action, "details": c.details} for c in changes],
+              output)
+    else:
+        table(["KIND", "NAME", "ACTION", "DETAILS"], [[c.kind, c.name, c.action, c.details] for c in changes])
+    if exit_code and any(c.changes for c in changes):
+        sys.exit(2)
+
+

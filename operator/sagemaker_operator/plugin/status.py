@@ -1,0 +1,179 @@
+"""``kubectl sagemaker status``: endpoints, their configs, variants, traffic and components at a glance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import click
+from kubernetes.client.exceptions import ApiException
+
+from sagemaker_operator.api import rules
+from sagemaker_operator.plugin.common import OUTPUT_FORMATS, PluginError, Session, condition, emit, main, table, traffic
+from sagemaker_operator.reconcile.objects import (
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    GROUP,
+    INFERENCE_COMPONENT,
+    MODEL,
+    PLURALS,
+    VERSION,
+    component_refs,
+    model_refs,
+)
+
+
+def _components(session: Session) -> list[dict[str, Any]]:
+    """Every SageMakerInferenceComponent of the namespace; none where the kind is not installed."""
+    try:
+        listing: Any = session.objects().list_namespaced_custom_object(GROUP, VERSION, session.namespace,
+                                                                       PLURALS[INFERENCE_COMPONENT])
+    except ApiException as error:
+        if error.status == 404:  # CRDs of an operator version without inference components
+            return []
+        raise PluginError(f"listing {PLURALS[INFERENCE_COMPONENT]}: {error.status} {error.reason}") from error
+    items: list[dict[str, Any]] = listing["items"]
+    return items
+
+
+def _scaling_targets(status: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The scalable targets the operator registered, as it recorded them in status."""
+    return [dict(t) for t in (status.get("autoscaling") or {}).get("targets") or []]
+
+
+def _component_view(component: Mapping[str, Any]) -> dict[str, Any]:
+    spec, status = component.get("spec", {}), component.get("status", {})
+    ready, degraded = condition(component, "Ready"), condition(component, "Degraded")
+    runtime = status.get("runtimeConfig") or {}
+    return {
+        "name": component["metadata"]["name"],
+        "awsName": status.get("inferenceComponentName") or spec.get("inferenceComponentName")
+        or component["metadata"]["name"],
+        "status": status.get("inferenceComponentStatus"),
+        "ready": ready.get("status", "Unknown"),
+        "reason": (degraded if degraded.get("status") == "True" else ready).get("reason"),
+        "variantName": spec.get("variantName"),
+        "models": list(status.get("modelNames") or []),
+        "copies": {"current": runtime.get("currentCopyCount"), "desired": runtime.get("desiredCopyCount")},
+        "autoscaling": _scaling_targets(status),
+    }
+
+
+def _hosted_on(component: Mapping[str, Any], endpoint: Mapping[str, Any], aws_name: str) -> bool:
+    """Whether ``component`` runs on ``endpoint``: by endpointRef, or by a literal endpointName."""
+    spec = component.get("spec", {})
+    ref = component_refs(spec)[0]
+    if ref is not None:
+        return bool(ref == endpoint["metadata"]["name"])
+    return bool(spec.get("endpointName") == aws_name)
+
+
+def _copies(component: Mapping[str, Any]) -> str:
+    copies = component.get("copies") or {}
+    current, desired = copies.get("current"), copies.get("desired")
+    if current is None and desired is None:
+        return "?"
+    return f"{'?' if current is None else current}/{'?' if desired is None else desired}"
+
+
+def _chain(session: Session, endpoint: Mapping[str, Any],
+           components: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """One endpoint with its config, models, retained revisions, inference components and scalable targets, as plain
+    data."""
+    spec, status = endpoint.get("spec", {}), endpoint.get("status", {})
+    ready, degraded = condition(endpoint, "Ready"), condition(endpoint, "Degraded")
+    view: dict[str, Any] = {
+        "name": endpoint["metadata"]["name"],
+        "awsName": status.get("endpointName") or rules.ENDPOINT_NAME.of(spec, endpoint["metadata"]["name"]),
+        "region": status.get("region"),
+        "endpointStatus": status.get("endpointStatus"),
+        "ready": ready.get("status", "Unknown"),
+        "reason": (degraded if degraded.get("status") == "True" else ready).get("reason"),
+        "message": (degraded if degraded.get("status") == "True" else ready).get("message"),
+        "currentEndpointConfigName": status.get("currentEndpointConfigName"),
+        "desiredEndpointConfigName": status.get("desiredEndpointConfigName"),
+        "productionVariants": status.get("productionVariants") or [],
+        "lastDeployment": status.get("lastDeployment"),
+        "endpointUrl": status.get("endpointUrl"),
+        "autoscaling": _scaling_targets(status),
+    }
+    view["components"] = sorted((_component_view(c) for c in components if _hosted_on(c, endpoint, view["awsName"])),
+                                key=lambda c: str(c["name"]))
+    config_name = (spec.get("endpointConfigRef") or {}).get("name")
+    if config_name:
+        config = session.get(ENDPOINT_CONFIG, config_name) or {}
+        config_status = config.get("status", {})
+        view["config"] = {
+            "name": config_name,
+            "awsName": config_status.get("endpointConfigName"),
+            "ready": condition(config, "Ready").get("status", "Unknown") if config else "Missing",
+            "revisions": [{"revision": index, "awsName": r.get("name"), "models": r.get("modelNames", [])}
+                          for index, r in enumerate(config_status.get("revisions") or [])],
+        }
+        models = []
+        for model_name in sorted(set(model_refs(config.get("spec", {})))):
+            model = session.get(MODEL, model_name) or {}
+            models.append({"name": model_name, "awsName": model.get("status", {}).get("modelName"),
+                           "ready": condition(model, "Ready").get("status", "Unknown") if model else "Missing"})
+        view["models"] = models
+    else:
+        view["config"] = {"awsName": spec.get("endpointConfigName"), "literal": True}
+    return view
+
+
+@main.command()
+@click.argument("endpoint", required=False)
+@click.option("-o", "--output", type=OUTPUT_FORMATS, default="table", show_default=True)
+@click.pass_obj
+def status(session: Session, endpoint: str | None, output: str) -> None:
+    """The chain behind each endpoint (endpoint -> config -> models, and its inference components), its AWS status,
+    traffic, revisions and autoscaling."""
+    bodies = [session.require(ENDPOINT, endpoint)] if endpoint else session.list(ENDPOINT)
+    components = _components(session) if bodies else []
+    views = [_chain(session, body, components) for body in bodies]
+    if output in ("json", "yaml"):
+        emit(views[0] if endpoint else views, output)
+        return
+    if not views:
+        click.echo(f"No SageMakerEndpoints in namespace {session.namespace}.", err=True)
+        return
+    headers = ["ENDPOINT", "AWS NAME", "STATUS", "READY", "REASON", "CONFIG", "TRAFFIC", "LAST DEPLOYMENT"]
+    if output == "wide":
+        headers += ["DESIRED CONFIG", "MODELS", "COMPONENTS", "AUTOSCALING", "MESSAGE"]
+    rows = []
+    for view in views:
+        deployment = view.get("lastDeployment") or {}
+        row = [view["name"], view["awsName"], view["endpointStatus"], view["ready"], view["reason"],
+               view["currentEndpointConfigName"], traffic(view),
+               f"{deployment.get('outcome')} {deployment.get('finishedAt') or deployment.get('startedAt')}"
+               if deployment else ""]
+        if output == "wide":
+            row += [view["desiredEndpointConfigName"],
+                    ",".join(f"{m['name']}={m['awsName']}" for m in view.get("models", [])),
+                    ",".join(f"{c['name']}={c['awsName']}({c['status'] or '?'},{_copies(c)})"
+                             for c in view["components"]),
+                    ",".join(f"{t.get('name')}={t.get('minCapacity')}-{t.get('maxCapacity')}"
+                             for t in [*view["autoscaling"], *(t for c in view["components"]
+                                                               for t in c["autoscaling"])]),
+                    view["message"]]
+        rows.append(row)
+    table(headers, rows)
+    if not endpoint:
+        return
+    if view.get("config", {}).get("revisions"):
+        click.echo("\nRevisions of the config (use `kubectl sagemaker rollback ENDPOINT --to-revision N`):")
+        table(["REVISION", "AWS CONFIG", "MODELS"],
+               [[r["revision"], r["awsName"], ",".join(r["models"])] for r in view["config"]["revisions"]])
+    if view["components"]:
+        click.echo("\nInference components (COPIES: current/desired):")
+        table(["COMPONENT", "AWS NAME", "STATUS", "READY", "VARIANT", "COPIES", "MODELS"],
+               [[c["name"], c["awsName"], c["status"], c["ready"], c["variantName"], _copies(c), ",".join(c["models"])]
+                for c in view["components"]])
+    targets = [*view["autoscaling"], *(t for c in view["components"] for t in c["autoscaling"])]
+    if targets:
+        click.echo("\nAutoscaling (scalable targets the operator registered):")
+        table(["RESOURCE ID", "DIMENSION", "MIN", "MAX", "POLICIES"],
+               [[t.get("resourceId"), t.get("scalableDimension"), t.get("minCapacity"), t.get("maxCapacity"),
+                 ",".join(t.get("policies") or [])] for t in targets])
+
+
