@@ -293,6 +293,9 @@ class Controller:
     async def _report(self, obj: KubeObject, outcome: Outcome) -> None:
         """Write status (only what changed), post events, release the finalizer, schedule the next look."""
         new_status = build_status(obj.status, outcome, obj.generation)
+        # Which operator owns the object, for tools that see only the object (`kubectl sagemaker plan` derives the
+        # same AWS names with it).
+        new_status["clusterId"] = self.ctx.settings.cluster_id
         patch = status_patch(obj.status, new_status)
         if patch is not None and not outcome.finalized:
             # The answer goes into the store at once: the next reconcile must not act on the status before it.

@@ -150,3 +150,74 @@ def test_invoke_errors_name_the_problem(
         assert creating.exit_code == 1
         assert "endpoint slow is Creating, not InService" in creating.stderr
         assert "kubectl wait --for=condition=Ready smendpoint/slow" in creating.stderr
+
+
+def _shop(name: str, image: str | None = None) -> list[dict[str, Any]]:
+    """A model, a config and an endpoint named ``name``, as manifests."""
+    return [
+        {"apiVersion": "sagemaker.operator.dev/v1alpha1", "kind": MODEL, "metadata": {"name": name},
+         "spec": model_spec(image) if image else model_spec()},
+        {"apiVersion": "sagemaker.operator.dev/v1alpha1", "kind": CONFIG, "metadata": {"name": name},
+         "spec": config_spec(("a", name, 1.0, 1))},
+        {"apiVersion": "sagemaker.operator.dev/v1alpha1", "kind": ENDPOINT, "metadata": {"name": name},
+         "spec": {"endpointConfigRef": {"name": name}}},
+    ]
+
+
+def test_plan_finds_the_cluster_id_plans_only_what_the_files_touch_and_reads_files_as_kubectl_does(
+        kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
+        tmp_path: Path) -> None:
+    """What a new user hit on `dev --examples`: an operator with its own cluster id and several endpoints in the
+    namespace. One image changed in one file plans that model, its config and its endpoint, with the AWS names
+    the operator then creates, and nothing else."""
+    objects = Objects(admin_client, namespace)
+    shops = {name: _shop(name) for name in ("red", "green", "blue")}
+    folder = tmp_path / "manifests"
+    (folder / "nested").mkdir(parents=True)
+    for name, documents in shops.items():
+        (folder / ("nested" if name == "blue" else "") / f"{name}.yaml").write_text(yaml.safe_dump_all(documents))
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log",
+                          ["--cluster-id", "dev-someone-somewhere"]):
+        for documents in shops.values():
+            for document in documents:
+                objects.create(document["kind"], document["metadata"]["name"], document["spec"])
+        for name in shops:
+            objects.wait_condition(ENDPOINT, name, "Ready")
+        assert objects.get(MODEL, "red")["status"]["clusterId"] == "dev-someone-somewhere"
+
+        # Nothing changed: every object of the files, nothing to do. A folder is read like kubectl reads it: its
+        # subfolders only with -R.
+        flat = _actions(kubectl_sagemaker(kube, emulator, namespace, "plan", "-f", str(folder), "-o", "json"))
+        assert flat == {(kind, name): "none" for name in ("red", "green") for kind in (MODEL, CONFIG, ENDPOINT)}
+        deep = _actions(kubectl_sagemaker(kube, emulator, namespace, "plan", "-f", str(folder), "-R", "-o", "json"))
+        assert deep == {(kind, name): "none" for name in shops for kind in (MODEL, CONFIG, ENDPOINT)}
+
+        # One image changed, given as a kind: List (what kubectl get -o yaml writes) on standard input: that chain
+        # only, and the names planned are the names the operator creates.
+        changed = {"apiVersion": "v1", "kind": "List", "items": [_shop("green", IMAGE_2)[0]]}
+        env = {**aws_env(emulator.url), "KUBECONFIG": str(kube.kubeconfig)}
+        planned = CliRunner().invoke(main, ["-n", namespace, "plan", "-f", "-", "-o", "json"], env=env,
+                                     input=yaml.safe_dump(changed), catch_exceptions=False)
+        assert _actions(planned) == {(MODEL, "green"): "create", (CONFIG, "green"): "create",
+                                     (ENDPOINT, "green"): "update"}
+        details = {c["kind"]: c["details"] for c in json.loads(planned.stdout)}
+        serving = objects.get(ENDPOINT, "green")["status"]["currentEndpointConfigName"]
+        before = counters(emulator)
+        objects.patch(MODEL, "green", {"spec": changed["items"][0]["spec"]})
+        wait_for(lambda: (objects.get(ENDPOINT, "green") or {}).get("status", {}).get("currentEndpointConfigName")
+                 != serving and (objects.condition(ENDPOINT, "green", "Ready") or {})
+                 .get("status") == "True", timeout=60, what="the endpoint to run the new revision")
+        # The AWS writes the operator made are the plan's three actions, no more.
+        writes = {op: n - before.get(op, 0) for op, n in counters(emulator).items()
+                  if not op.startswith(("Describe", "List", "Get")) and n != before.get(op, 0)}
+        assert writes == {"CreateModel": 1, "CreateEndpointConfig": 1, "UpdateEndpoint": 1}, writes
+        model_name = objects.get(MODEL, "green")["status"]["modelName"]
+        config_name = objects.get(CONFIG, "green")["status"]["endpointConfigName"]
+        assert model_name in details[MODEL], details
+        assert config_name in details[CONFIG], details
+        assert config_name in details[ENDPOINT], details
+
+        # An explicit --cluster-id still wins: with another one, every name differs.
+        other = _actions(kubectl_sagemaker(kube, emulator, namespace, "--cluster-id", "elsewhere", "plan", "-f",
+                                           str(folder / "red.yaml"), "-o", "json"))
+        assert other[(MODEL, "red")] == "create"

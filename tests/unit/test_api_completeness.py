@@ -194,8 +194,8 @@ def test_crd_metadata() -> None:
         ("AWS Name", ".status.endpointName"), ("Age", ".metadata.creationTimestamp")]
     status = version["schema"]["openAPIV3Schema"]["properties"]["status"]
     assert status["x-kubernetes-preserve-unknown-fields"] is True
-    assert {"observedGeneration", "conditions", "endpointName", "endpointArn", "endpointStatus", "failureReason",
-            "endpointUrl", "currentEndpointConfigName", "desiredEndpointConfigName", "tagsDigest"
+    assert {"observedGeneration", "clusterId", "conditions", "endpointName", "endpointArn", "endpointStatus",
+            "failureReason", "endpointUrl", "currentEndpointConfigName", "desiredEndpointConfigName", "tagsDigest",
             } == set(status["properties"])
     condition = status["properties"]["conditions"]["items"]["properties"]
     assert condition["status"]["enum"] == ["True", "False", "Unknown"]

@@ -322,6 +322,8 @@ def _objects(schema: Schema) -> list[Schema]:
 def _common_status(kind_specific: Mapping[str, Schema]) -> dict[str, Schema]:
     return {
         "observedGeneration": _status_field("metadata.generation the operator last acted on.", "integer"),
+        "clusterId": _status_field("The --cluster-id of the operator that manages this object (part of the AWS "
+                                   "names it derives and of its ownership tags)."),
         "conditions": {
             "type": "array", "items": _condition_schema(),
             "description": "Current state: Ready (the AWS resource matches the spec and is usable), and more.",

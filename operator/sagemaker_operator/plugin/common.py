@@ -45,7 +45,7 @@ class Session:
     kubeconfig: str | None
     kube_context: str | None
     namespace_flag: str | None
-    cluster_id: str
+    cluster_id: str | None  # --cluster-id; None: found in the objects' status (plan)
     region: str | None
 
     @functools.cached_property
@@ -127,11 +127,12 @@ class Session:
 @click.option("-n", "--namespace", help="Namespace (default: the context's namespace, else 'default').")
 @click.option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"],
               help="AWS region for objects whose status does not say it yet.")
-@click.option("--cluster-id", envvar="SAGEMAKER_OPERATOR_CLUSTER_ID", default="default", show_default=True,
-              help="The operator's --cluster-id (it is part of the AWS names `plan` computes).")
+@click.option("--cluster-id", envvar="SAGEMAKER_OPERATOR_CLUSTER_ID",
+              help="The operator's --cluster-id (part of the AWS names `plan` computes). Default: what the operator "
+                   "recorded in the status of the namespace's objects, else 'default'.")
 @click.pass_context
 def main(ctx: click.Context, kubeconfig: str | None, kube_context: str | None, namespace: str | None,
-         region: str | None, cluster_id: str) -> None:
+         region: str | None, cluster_id: str | None) -> None:
     """kubectl plugin for SageMaker endpoints managed by sagemaker-operator (`kubectl sagemaker ...`)."""
     session = Session(kubeconfig=kubeconfig, kube_context=kube_context, namespace_flag=namespace,
                       cluster_id=cluster_id, region=region)

@@ -53,33 +53,85 @@ class PlannedChange:
         return self.action not in ("none", "waiting")
 
 
-def _load_manifests(paths: Sequence[str], namespace: str) -> list[KubeObject]:
-    files: list[Path] = []
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _manifest_sources(paths: Sequence[str], recursive: bool) -> list[tuple[str, str]]:
+    """(name, text) of every manifest source, as ``kubectl apply -f`` reads them: files, folders (their .yaml, .yml
+    and .json files; subfolders with -R) and ``-`` for standard input."""
+    sources: list[tuple[str, str]] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
-        elif path.exists():
-            files.append(path)
+        if raw == "-":
+            sources.append(("<stdin>", sys.stdin.read()))
+        elif path.is_dir():
+            found = path.rglob("*") if recursive else path.iterdir()
+            sources += [(str(p), p.read_text()) for p in sorted(found) if p.is_file() and p.suffix in MANIFEST_SUFFIXES]
+        elif path.is_file():
+            sources.append((raw, path.read_text()))
         else:
             raise PluginError(f"{raw}: no such file or directory")
+    return sources
+
+
+def _documents(document: Any) -> list[Any]:
+    """A document, or the items of a ``kind: List`` (what ``kubectl get -o yaml`` writes), nested Lists flattened."""
+    if isinstance(document, dict) and document.get("kind") == "List" and isinstance(document.get("items"), list):
+        return [each for item in document["items"] for each in _documents(item)]
+    return [document]
+
+
+def load_manifests(paths: Sequence[str], namespace: str, recursive: bool = False) -> list[KubeObject]:
+    """The operator's objects in the manifests, in ``namespace`` (an object of another namespace is an error)."""
     objects = []
-    for file in files:
+    for name, text in _manifest_sources(paths, recursive):
         try:
-            documents = list(yaml.safe_load_all(file.read_text()))
+            documents = [each for document in yaml.safe_load_all(text) for each in _documents(document)]
         except yaml.YAMLError as error:
-            raise PluginError(f"{file}: not valid YAML: {error}") from error
+            raise PluginError(f"{name}: not valid YAML: {error}") from error
         for document in documents:
             if not isinstance(document, dict) or document.get("kind") not in PLURALS \
                     or not str(document.get("apiVersion", "")).startswith(f"{GROUP}/"):
                 continue
             metadata = document.setdefault("metadata", {})
             if metadata.get("namespace", namespace) != namespace:
-                raise PluginError(f"{file}: {document['kind']} {metadata.get('name')} is in namespace "
+                raise PluginError(f"{name}: {document['kind']} {metadata.get('name')} is in namespace "
                                   f"{metadata['namespace']}; plan one namespace at a time (-n)")
             metadata["namespace"] = namespace
             objects.append(KubeObject.from_body(document))
     return objects
+
+
+def cluster_id_of(live: Sequence[KubeObject], explicit: str | None) -> str:
+    """The cluster id the AWS names are derived with: ``--cluster-id``, else the one the operator recorded in the
+    status of the live objects, else "default" (the operator's default, for a namespace it has not touched yet)."""
+    if explicit:
+        return explicit
+    recorded = sorted({str(obj.status["clusterId"]) for obj in live if obj.status.get("clusterId")})
+    if len(recorded) > 1:
+        raise PluginError(f"the objects in this namespace are managed by operators with different cluster ids "
+                          f"({', '.join(recorded)}); choose one with --cluster-id")
+    return recorded[0] if recorded else "default"
+
+
+def affected(store: ObjectStore, refs: Sequence[ObjectRef]) -> set[ObjectRef]:
+    """``refs`` and every object that depends on them: a model's configs, a config's endpoints (what a change of
+    theirs rolls out to)."""
+    found = set(refs)
+    pending = list(refs)
+    while pending:
+        ref = pending.pop()
+        if ref.kind == MODEL:
+            dependants = store.configs_referencing_model(ref.namespace, ref.name)
+        elif ref.kind == ENDPOINT_CONFIG:
+            dependants = store.endpoints_referencing_config(ref.namespace, ref.name)
+        else:
+            dependants = []
+        for obj in dependants:
+            if obj.ref not in found:
+                found.add(obj.ref)
+                pending.append(obj.ref)
+    return found
 
 
 def _planned(live: KubeObject | None, manifest: KubeObject) -> KubeObject:
@@ -99,27 +151,32 @@ def _ready_as(obj: KubeObject, **fields: Any) -> KubeObject:
 
 
 async def _plan(session: Session, manifests: list[KubeObject]) -> list[PlannedChange]:
+    """The plan of the objects in the manifests and of the objects that depend on them, in the order the operator
+    gets to them (models, configs, endpoints)."""
     store = ObjectStore()
-    for kind in (MODEL, ENDPOINT_CONFIG, ENDPOINT):
-        for body in session.list(kind):
-            store.put(KubeObject.from_body(body))
-    in_manifests = {m.ref for m in manifests}
+    live = [KubeObject.from_body(body) for kind in (MODEL, ENDPOINT_CONFIG, ENDPOINT) for body in session.list(kind)]
+    for obj in live:
+        store.put(obj)
     for manifest in manifests:
         store.put(_planned(store.get(manifest.ref), manifest))
-    settings = OperatorSettings(cluster_id=session.cluster_id, default_region=session.region)
+    wanted = affected(store, [m.ref for m in manifests])
+    settings = OperatorSettings(cluster_id=cluster_id_of(live, session.cluster_id), default_region=session.region)
     gateway = SageMakerGateway(max_concurrency=4)
     ctx = ReconcileContext(gateway=gateway, store=store, settings=settings)
     changes: list[PlannedChange] = []
     try:
         for obj in store.of_kind(MODEL):
-            changes.append(_plan_immutable(ctx, obj, "model"))
+            if obj.ref in wanted:
+                changes.append(_plan_immutable(ctx, obj, "model"))
         for obj in store.of_kind(ENDPOINT_CONFIG):
-            changes.append(_plan_immutable(ctx, obj, "endpoint config"))
+            if obj.ref in wanted:
+                changes.append(_plan_immutable(ctx, obj, "endpoint config"))
         for obj in store.of_kind(ENDPOINT):
-            changes.append(await _plan_endpoint(ctx, obj))
+            if obj.ref in wanted:
+                changes.append(await _plan_endpoint(ctx, obj))
     finally:
         gateway.close()
-    return [c for c in changes if ObjectRef(c.kind, session.namespace, c.name) in in_manifests or c.changes]
+    return changes
 
 
 def _plan_immutable(ctx: ReconcileContext, obj: KubeObject, noun: str) -> PlannedChange:
@@ -197,13 +254,19 @@ def _deployment_summary(config: Mapping[str, Any] | None) -> str:
 
 @main.command()
 @click.option("-f", "--filename", "paths", multiple=True, required=True,
-              help="Manifest file or folder (repeatable).")
+              help="Manifest file, folder or - for standard input (repeatable), as kubectl apply -f reads them: "
+                   "multi-document YAML, JSON and kind: List.")
+@click.option("-R", "--recursive", is_flag=True, help="Also read the subfolders of the folders given with -f.")
 @click.option("-o", "--output", type=OUTPUT_FORMATS, default="table", show_default=True)
 @click.option("--exit-code", is_flag=True, help="Exit 2 when the plan changes something (0: nothing to do).")
 @click.pass_obj
-def plan(session: Session, paths: tuple[str, ...], output: str, exit_code: bool) -> None:
-    """What the operator would do in AWS for these manifests now, without changing anything."""
-    manifests = _load_manifests(paths, session.namespace)
+def plan(session: Session, paths: tuple[str, ...], recursive: bool, output: str, exit_code: bool) -> None:
+    """What the operator would do in AWS for these manifests now, without changing anything.
+
+    Plans the objects in the manifests and the objects that depend on them (a changed model's configs and their
+    endpoints), with the AWS names the operator derives: its cluster id is read from the objects' status.
+    """
+    manifests = load_manifests(paths, session.namespace, recursive)
     if not manifests:
         raise PluginError("no sagemaker.operator.dev objects in the given files")
     changes = asyncio.run(_plan(session, manifests))
