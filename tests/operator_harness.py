@@ -119,8 +119,22 @@ class Objects:
         wait_for(lambda: self.get(kind, name) is None, timeout=timeout, what=f"{kind} {name} to be deleted")
 
     def events(self, name: str) -> list[Any]:
+        """The events of the object called ``name`` (any kind), as the API server has them now."""
         return list(self.core.list_namespaced_event(self.namespace,
                                                     field_selector=f"involvedObject.name={name}").items)
+
+    def wait_events(self, name: str, *reasons: str, warning: bool = False, timeout: float = 30) -> list[Any]:
+        """The events of ``name`` once every reason in ``reasons`` is among them (Warning events only, if asked).
+
+        The operator posts events after it writes status, so a condition seen in status does not mean its event is
+        there yet: wait for it like for anything else.
+        """
+        def found() -> list[Any] | None:
+            events = [e for e in self.events(name) if not warning or e.type == "Warning"]
+            return events if set(reasons) <= {e.reason for e in events} else None
+
+        events: list[Any] = wait_for(found, timeout=timeout, what=f"events {', '.join(reasons)} of {name}")
+        return events
 
 
 def model_spec(image: str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:1", **extra: Any) -> dict[str, Any]:

@@ -304,7 +304,7 @@ def namespaced_scenario(namespaced_release: Release, admin_client: ApiClient, em
         for kind, name in everything:
             objects.wait_gone(kind, name)
         assert emulator.admin.resources() == []  # scalable targets and policies included
-        assert {"Created", "UpdateStarted"} <= {e.reason for e in objects.events("iam")}
+        objects.wait_events("iam", "Created", "UpdateStarted")
     return counters(emulator)
 
 
@@ -333,7 +333,7 @@ def test_chart_identity_reconciles_a_full_endpoint_cluster_wide(
             objects.create(ENDPOINT, "wide", {"endpointConfigRef": {"name": "wide"}})
             ready = objects.wait_condition(ENDPOINT, "wide", "Ready")
             assert ready["status"]["endpointStatus"] == "InService"
-            assert "Created" in {e.reason for e in objects.events("wide")}
+            objects.wait_events("wide", "Created")
             for kind in (ENDPOINT, CONFIG, MODEL):
                 objects.delete(kind, "wide")
             for kind in (ENDPOINT, CONFIG, MODEL):

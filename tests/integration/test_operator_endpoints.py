@@ -58,8 +58,7 @@ def test_endpoint_is_created_and_ready_only_when_in_service(
         assert tags["sagemaker.operator.dev/namespace"] == namespace
         assert tags["sagemaker.operator.dev/name"] == "churn"
         # Ready flipped once, when the endpoint became InService: Progressing came first.
-        reasons = [e.reason for e in objects.events("churn")]
-        assert "Created" in reasons
+        objects.wait_events("churn", "Created")
 
         calls = counters(emulator)
         assert calls.get("CreateModel") == 1
@@ -150,8 +149,7 @@ def test_model_change_rolls_out_with_zero_failed_invocations_and_collects_old_re
         assert failures == []
         assert any(image.endswith("model:2") for image in served_images)
         assert after["status"]["lastDeployment"]["outcome"] == "Succeeded"
-        reasons = {e.reason for e in objects.events("fraud")}
-        assert {"UpdateStarted", "UpdateSucceeded"} <= reasons
+        objects.wait_events("fraud", "UpdateStarted", "UpdateSucceeded")
 
         client = sagemaker(emulator.url)
 
@@ -183,7 +181,7 @@ def test_failed_update_is_degraded_not_retried_and_a_fixed_spec_recovers(
         assert "health check" in objects.condition(ENDPOINT, "risk", "Degraded")["message"]  # type: ignore[index]
         assert degraded["status"]["currentEndpointConfigName"] == good_config
         assert degraded["status"]["lastDeployment"]["outcome"] == "Failed"
-        assert any(e.reason == "UpdateFailed" and e.type == "Warning" for e in objects.events("risk"))
+        objects.wait_events("risk", "UpdateFailed", warning=True)
 
         # Another reconcile of the endpoint (a spec change of its own) must not retry the same failed config.
         objects.patch(ENDPOINT, "risk", {"spec": {"tags": {"touched": "yes"}}})
@@ -272,7 +270,7 @@ def test_drift_is_corrected(
                         and (objects.condition(ENDPOINT, "drift", "Ready") or {}).get("status") == "True")
 
         wait_for(recreated, timeout=30, what="the endpoint deleted outside to be recreated")
-        assert "DriftCorrected" in {e.reason for e in objects.events("drift")}
+        objects.wait_events("drift", "DriftCorrected")
 
 
 def test_a_foreign_endpoint_is_not_touched(

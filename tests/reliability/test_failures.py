@@ -75,7 +75,8 @@ def test_failed_update_failed_rollback_deleted_and_switched_endpoints_are_each_h
                  and client.describe_endpoint(EndpointName="switched")["EndpointStatus"] == "InService",
                  timeout=60, what="the switched endpoint to be switched back")
         for name in ("upd", "rb"):
-            assert any(e.type == "Warning" for e in objects.events(name)), f"no Warning event for {name}"
+            wait_for(lambda name=name: any(e.type == "Warning" for e in objects.events(name)), timeout=30,
+                     what=f"a Warning event on {name}")
         for name in ("gone", "switched"):
             wait_for(lambda name=name: "DriftCorrected" in {e.reason for e in objects.events(name)}, timeout=30,
                      what=f"a DriftCorrected event on {name}")
