@@ -99,6 +99,14 @@ def parse_version(text: str) -> tuple[int, int, int | None] | None:
     return int(match[1]), int(match[2]), int(match[3]) if match[3] is not None else None
 
 
+def _release(version: str) -> tuple[int, int]:
+    """(minor, patch) of a resolved version such as ``1.37.2``."""
+    parsed = parse_version(version)
+    if parsed is None or parsed[2] is None:
+        raise BinariesNotFound(f"not a Kubernetes release: {version!r}")
+    return parsed[1], parsed[2]
+
+
 def requested_version(explicit: str | None = None) -> str | None:
     """The version asked for: ``explicit`` (a flag), else ``$SAGEMAKER_OPERATOR_KUBERNETES_VERSION``, else None."""
     return explicit or os.environ.get(VERSION_ENV) or None
@@ -187,7 +195,7 @@ def find_binaries(version: str | None = None) -> ClusterBinaries | None:
         if candidate is None:
             continue
         found = _with_version(candidate)
-        if wanted is None or found.minor == parse_version(wanted)[1]:  # type: ignore[index]
+        if wanted is None or found.minor == _release(wanted)[0]:
             return found
     cached = _folder_binaries(version_dir(wanted or DEFAULT_KUBERNETES_VERSION))
     if cached is not None:
@@ -207,7 +215,7 @@ def ensure_binaries(version: str | None = None, progress: Progress = _print_prog
     if found:
         return found
     wanted = resolve_version(version)
-    if parse_version(wanted)[1] != 20:  # type: ignore[index]
+    if _release(wanted)[0] != 20:
         go = find_go()
         if go is None:
             if version is not None:
@@ -223,7 +231,7 @@ def ensure_binaries(version: str | None = None, progress: Progress = _print_prog
     target.mkdir(parents=True, exist_ok=True)
     with _exclusive_lock(target / ".install.lock", progress):
         if _folder_binaries(target) is None:
-            if parse_version(wanted)[1] == 20:  # type: ignore[index]
+            if _release(wanted)[0] == 20:
                 _build_debian(target, progress)
             else:
                 _build_from_modules(wanted, target, find_go() or Path("go"), progress)
@@ -329,7 +337,7 @@ def module_go_mod(version: str, kubernetes_go_mod: str) -> str:
     ``kubernetes_go_mod`` is k8s.io/kubernetes' own go.mod at that version: each staging module it replaces by a
     local folder (``k8s.io/api => ./staging/src/k8s.io/api``) is replaced here by its published ``v0.N.P`` tag.
     """
-    _, minor, patch = parse_version(version)  # type: ignore[misc]
+    minor, patch = _release(version)
     staging = sorted(set(re.findall(r"^\s*(k8s\.io/[\w.-]+)\s+=>\s+\./staging/", kubernetes_go_mod, re.MULTILINE)))
     go_directive = re.search(r"^go\s+(\S+)", kubernetes_go_mod, re.MULTILINE)
     lines = ["module sagemaker-operator.local/kubernetes-build", "",
@@ -369,7 +377,7 @@ import (
 
 def _version_ldflags(version: str) -> str:
     """-X flags that make the binaries report their versions, as Kubernetes' own build (hack/lib/version.sh) does."""
-    _, minor, _ = parse_version(version)  # type: ignore[misc]
+    minor, _ = _release(version)
     flags = ["-s", "-w"]
     for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
         flags += [f"-X {package}.gitVersion=v{version}", f"-X {package}.gitMajor=1", f"-X {package}.gitMinor={minor}",
