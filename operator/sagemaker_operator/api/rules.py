@@ -101,6 +101,12 @@ def _holds(condition: Callable[[Any], bool]) -> Check:
     return lambda node: None if condition(node) else ""
 
 
+def _repeated(names: list[Any]) -> str | None:
+    """The names that occur more than once, as a detail of a uniqueness rule; None when all are unique."""
+    repeated = sorted({str(name) for name in names if names.count(name) > 1})
+    return f"repeated: {', '.join(repeated)}" if repeated else None
+
+
 def not_both(first: str, second: str, at: str) -> Rule:
     """``first`` and ``second`` are alternatives; one of them may be set, not both."""
     return Rule(at, f"!(has(self.{first}) && has(self.{second}))", NOT_BOTH_MODELS,
@@ -125,9 +131,7 @@ def at_most(low: str, high: str, message: str, at: str) -> Rule:
 def unique_within(member: str, message: str, at: str, key: str) -> Rule:
     """The items of list ``member`` have distinct ``key`` values."""
     def check(node: Any) -> str | None:
-        names = [item.get(key) for item in (node.get(member) or []) if isinstance(item, Mapping)]
-        repeated = sorted({str(name) for name in names if names.count(name) > 1})
-        return f"repeated: {', '.join(repeated)}" if repeated else None
+        return _repeated([item.get(key) for item in (node.get(member) or []) if isinstance(item, Mapping)])
     return Rule(at, f"!has(self.{member}) || self.{member}.all(a, self.{member}.exists_one(b, b.{key} == a.{key}))",
                 message, check, field_path=member)
 
@@ -144,10 +148,8 @@ def variant_rules(at: str) -> tuple[Rule, ...]:
 
 
 def _variant_names_unique(spec: Any) -> str | None:
-    names = [v.get("variantName") for group in ("productionVariants", "shadowProductionVariants")
-             for v in (spec.get(group) or []) if isinstance(v, Mapping)]
-    repeated = sorted({str(name) for name in names if names.count(name) > 1})
-    return f"repeated: {', '.join(repeated)}" if repeated else None
+    return _repeated([v.get("variantName") for group in ("productionVariants", "shadowProductionVariants")
+                      for v in (spec.get(group) or []) if isinstance(v, Mapping)])
 
 
 def _shadow_pair(spec: Any) -> str | None:
