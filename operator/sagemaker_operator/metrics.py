@@ -25,3 +25,6 @@ ENDPOINTS_BY_STATUS = Gauge(
 K8S_WRITES = Counter(
     "sagemaker_operator_kubernetes_writes", "Writes to the Kubernetes API, by kind and what was written.",
     ["kind", "what"], registry=REGISTRY)
+LEADER = Gauge(
+    "sagemaker_operator_leader", "1 while this process leads (reconciles and calls AWS), 0 while it stands by.",
+    registry=REGISTRY)
