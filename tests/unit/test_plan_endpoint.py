@@ -521,9 +521,6 @@ class FakeGateway:
     async def list_tags(self, target: Any, arn: str) -> dict[str, str]:
         return dict(self.tags)
 
-    async def set_tags(self, target: Any, arn: str, current: dict[str, str], desired: dict[str, str]) -> bool:
-        return current != desired
-
     async def call(self, target: Any, operation: str, **params: Any) -> dict[str, Any]:
         self.calls.append(operation)
         return {"EndpointArn": ARN}

@@ -112,17 +112,6 @@ class SageMakerGateway:
             if not token:
                 return tags
 
-    async def set_tags(self, target: AwsTarget, arn: str, current: dict[str, str], desired: dict[str, str]) -> bool:
-        """Make the resource's tags equal ``desired``; True if anything was changed."""
-        stale = sorted(set(current) - set(desired))
-        changed = {k: v for k, v in desired.items() if current.get(k) != v}
-        if stale:
-            await self.call(target, "delete_tags", ResourceArn=arn, TagKeys=stale)
-        if changed:
-            await self.call(target, "add_tags", ResourceArn=arn,
-                            Tags=[{"Key": k, "Value": v} for k, v in sorted(changed.items())])
-        return bool(stale or changed)
-
 
 def _refresh_may_help(failure: AwsFailure, target: AwsTarget) -> bool:
     """Whether fresh credentials could turn ``failure`` into a success."""

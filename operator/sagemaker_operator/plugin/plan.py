@@ -16,40 +16,42 @@ from sagemaker_operator.api.convert import SpecError
 from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.plugin.common import OUTPUT_FORMATS, PluginError, Session, emit, main, table
-from sagemaker_operator.reconcile.context import OperatorSettings, ReconcileContext, SpecProblem
-from sagemaker_operator.reconcile.endpoint import (
-    ActionKind,
-    WaitingForConfig,
-    memory_of,
-    plan_endpoint,
-    resolve_endpoint,
-)
-from sagemaker_operator.reconcile.endpoint_config import render_config, resolve_model_names
+from sagemaker_operator.reconcile.actions import Plan
+from sagemaker_operator.reconcile.context import OperatorSettings, ReconcileContext, SpecProblem, Waiting
+from sagemaker_operator.reconcile.endpoint import ENDPOINT_LIVE
+from sagemaker_operator.reconcile.endpoint_config import desired_config, render_config, resolve_model_names
 from sagemaker_operator.reconcile.failures import RetryLater
-from sagemaker_operator.reconcile.model import WaitingForModel, render_model
+from sagemaker_operator.reconcile.inference_component import COMPONENT_LIVE
+from sagemaker_operator.reconcile.live import LiveResource, plan_pass
+from sagemaker_operator.reconcile.model import desired_model, render_model
 from sagemaker_operator.reconcile.objects import (
     ENDPOINT,
     ENDPOINT_CONFIG,
     GROUP,
+    INFERENCE_COMPONENT,
     MODEL,
     PLURALS,
     KubeObject,
     ObjectRef,
     ObjectStore,
 )
+from sagemaker_operator.reconcile.revisions import CONFIG_RESOURCE, MODEL_RESOURCE, ImmutableKind, plan_revision_pass
+from sagemaker_operator.status import State
 
 
 @dataclass(frozen=True)
 class PlannedChange:
-    """What the operator would do for one object."""
+    """What the operator would do for one object: a summary, and the AWS writes in the order it makes them."""
 
     kind: str
     name: str
-    action: str  # create, update, update-weights, recreate, none, blocked, waiting
+    action: str  # create, update, update-weights, update-copies, recreate, none, blocked, waiting
     details: str
+    calls: tuple[str, ...] = ()  # API names of the AWS writes
 
     @property
     def changes(self) -> bool:
+        """Whether applying the manifests changes something in AWS (or is refused)."""
         return self.action not in ("none", "waiting")
 
 
@@ -115,14 +117,15 @@ def cluster_id_of(live: Sequence[KubeObject], explicit: str | None) -> str:
 
 
 def affected(store: ObjectStore, refs: Sequence[ObjectRef]) -> set[ObjectRef]:
-    """``refs`` and every object that depends on them: a model's configs, a config's endpoints (what a change of
-    theirs rolls out to)."""
+    """``refs`` and every object that depends on them: a model's configs and inference components, a config's
+    endpoints (what a change of theirs rolls out to)."""
     found = set(refs)
     pending = list(refs)
     while pending:
         ref = pending.pop()
         if ref.kind == MODEL:
-            dependants = store.configs_referencing_model(ref.namespace, ref.name)
+            dependants = [*store.configs_referencing_model(ref.namespace, ref.name),
+                          *store.components_using_model(ref.namespace, ref.name)]
         elif ref.kind == ENDPOINT_CONFIG:
             dependants = store.endpoints_referencing_config(ref.namespace, ref.name)
         else:
@@ -150,11 +153,14 @@ def _ready_as(obj: KubeObject, **fields: Any) -> KubeObject:
                                 "conditions": [condition]})
 
 
+KINDS_IN_ORDER = (MODEL, ENDPOINT_CONFIG, ENDPOINT, INFERENCE_COMPONENT)
+
+
 async def _plan(session: Session, manifests: list[KubeObject]) -> list[PlannedChange]:
     """The plan of the objects in the manifests and of the objects that depend on them, in the order the operator
-    gets to them (models, configs, endpoints)."""
+    gets to them (models, configs, endpoints, inference components), decided by the operator's own planners."""
     store = ObjectStore()
-    live = [KubeObject.from_body(body) for kind in (MODEL, ENDPOINT_CONFIG, ENDPOINT) for body in session.list(kind)]
+    live = [KubeObject.from_body(body) for kind in KINDS_IN_ORDER for body in session.list(kind)]
     for obj in live:
         store.put(obj)
     for manifest in manifests:
@@ -165,79 +171,102 @@ async def _plan(session: Session, manifests: list[KubeObject]) -> list[PlannedCh
     ctx = ReconcileContext(gateway=gateway, store=store, settings=settings)
     changes: list[PlannedChange] = []
     try:
-        for obj in store.of_kind(MODEL):
-            if obj.ref in wanted:
-                changes.append(_plan_immutable(ctx, obj, "model"))
-        for obj in store.of_kind(ENDPOINT_CONFIG):
-            if obj.ref in wanted:
-                changes.append(_plan_immutable(ctx, obj, "endpoint config"))
-        for obj in store.of_kind(ENDPOINT):
-            if obj.ref in wanted:
-                changes.append(await _plan_endpoint(ctx, obj))
+        for kind in KINDS_IN_ORDER:
+            for obj in store.of_kind(kind):
+                if obj.ref in wanted:
+                    changes.append(await _plan_object(ctx, obj))
+    except RetryLater as retry:
+        raise PluginError(f"{retry.failure.operation}: {retry.failure.code}: {retry.failure.message}") from None
+    except AwsFailure as failure:
+        raise PluginError(f"{failure.operation}: {failure.code}: {failure.message}") from None
     finally:
         gateway.close()
     return changes
 
 
-def _plan_immutable(ctx: ReconcileContext, obj: KubeObject, noun: str) -> PlannedChange:
-    """Models and configs: a new AWS revision, a retained one, or nothing; records the outcome in the store."""
+async def _plan_object(ctx: ReconcileContext, obj: KubeObject) -> PlannedChange:
+    """One object's plan, observing AWS read-only exactly as the operator's next pass would."""
     try:
-        if obj.kind == MODEL:
-            rendered_name = render_model(obj, ctx.settings.cluster_id).name
-            key = "modelName"
-        else:
-            rendered_name = render_config(obj, ctx.settings.cluster_id, resolve_model_names(ctx, obj)).name
-            key = "endpointConfigName"
-    except (SpecProblem, SpecError) as problem:
-        return PlannedChange(obj.kind, obj.name, "blocked", f"invalid spec: {problem}")
-    except WaitingForModel as waiting:
-        return PlannedChange(obj.kind, obj.name, "waiting", str(waiting))
-    current = obj.status.get(key)
-    retained = {str(r.get("name")) for r in obj.status.get("revisions") or []}
-    ctx.store.put(_ready_as(obj, **{key: rendered_name}))
-    if current == rendered_name:
-        return PlannedChange(obj.kind, obj.name, "none", f"AWS {noun} {rendered_name} is current")
-    if rendered_name in retained:
-        return PlannedChange(obj.kind, obj.name, "update", f"switch back to the retained AWS {noun} {rendered_name}")
-    return PlannedChange(obj.kind, obj.name, "create", f"create AWS {noun} {rendered_name}"
-                         + (f" (replacing {current})" if current else ""))
-
-
-async def _plan_endpoint(ctx: ReconcileContext, obj: KubeObject) -> PlannedChange:
-    try:
-        desired = resolve_endpoint(ctx, obj)
         target = await ctx.target(obj)
+        if obj.kind in (MODEL, ENDPOINT_CONFIG):
+            if obj.kind == MODEL:
+                resource, desired = MODEL_RESOURCE, desired_model(render_model(obj, ctx.settings.cluster_id))
+                in_use = ctx.store.aws_models_in_use()
+            else:
+                resource = CONFIG_RESOURCE
+                desired = desired_config(render_config(obj, ctx.settings.cluster_id, resolve_model_names(ctx, obj)))
+                in_use = ctx.store.aws_configs_in_use()
+            plan = await plan_revision_pass(ctx, target, obj, resource, desired, in_use)
+            # Dependants are planned against the revision this one will have.
+            ctx.store.put(_ready_as(obj, **{resource.name_field: desired.name}))
+            return _revision_change(obj, resource, desired.name, plan)
+        live: LiveResource[Any] = ENDPOINT_LIVE if obj.kind == ENDPOINT else COMPONENT_LIVE
+        wanted = live.resolve(ctx, obj)
     except (SpecProblem, SpecError) as problem:
         return PlannedChange(obj.kind, obj.name, "blocked", f"invalid spec: {problem}")
-    except RetryLater as retry:
-        raise PluginError(f"{retry.failure.operation}: {retry.failure.code}: {retry.failure.message}") from None
-    except WaitingForConfig as waiting:
+    except Waiting as waiting:
         return PlannedChange(obj.kind, obj.name, "waiting", str(waiting))
-    try:
-        observed = await ctx.gateway.describe(target, "describe_endpoint", EndpointName=desired.endpoint_name)
-    except AwsFailure as failure:
-        raise PluginError(f"DescribeEndpoint {desired.endpoint_name}: {failure.code}: {failure.message}") from None
-    plan = plan_endpoint(desired, observed, memory_of(obj))
-    name = desired.endpoint_name
-    if plan.action is None:
-        return PlannedChange(obj.kind, obj.name, "none" if plan.reason == "InService" else "blocked",
-                             plan.message)
-    request = plan.action.request
-    if plan.action.kind is ActionKind.CREATE:
-        return PlannedChange(obj.kind, obj.name, "create", f"create endpoint {name} with config "
-                                                           f"{desired.config_name}")
-    if plan.action.kind is ActionKind.UPDATE:
+    # Tags are always compared: the operator does so on every Nth drift check, and the plan shows where it ends.
+    plan = await plan_pass(ctx, target, obj, live, wanted, ctx.custody(obj, compare_tags=True))
+    return _live_change(obj, live.name(wanted), plan)
+
+
+def _revision_change(obj: KubeObject, resource: ImmutableKind, name: str, plan: Plan) -> PlannedChange:
+    calls = tuple(c.api for c in plan.calls)
+    if plan.state is State.DEGRADED:
+        return PlannedChange(obj.kind, obj.name, "blocked", plan.message, calls)
+    current = obj.status.get(resource.name_field)
+    noun = resource.noun
+    if resource.create in calls:
+        return PlannedChange(obj.kind, obj.name, "create", f"create AWS {noun} {name}"
+                             + (f" (replacing {current})" if current and current != name else ""), calls)
+    if current != name:
+        return PlannedChange(obj.kind, obj.name, "update", f"switch back to the retained AWS {noun} {name}", calls)
+    if calls:
+        return PlannedChange(obj.kind, obj.name, "update", f"AWS {noun} {name}: {', '.join(calls)}", calls)
+    return PlannedChange(obj.kind, obj.name, "none", f"AWS {noun} {name} is current", calls)
+
+
+def _live_change(obj: KubeObject, name: str, plan: Plan) -> PlannedChange:
+    calls = tuple(c.api for c in plan.calls)
+    main = next((c for c in plan.calls if c.api not in SIDE_CALLS), None)
+    if plan.state is State.DEGRADED:
+        return PlannedChange(obj.kind, obj.name, "blocked", plan.message, calls)
+    if main is None:
+        if calls:
+            return PlannedChange(obj.kind, obj.name, "update", f"{name}: {', '.join(calls)}", calls)
+        action = "none" if plan.state is State.READY else "waiting"
+        return PlannedChange(obj.kind, obj.name, action, plan.message, calls)
+    request = main.request
+    if main.api in ("CreateEndpoint", "CreateInferenceComponent"):
+        where = f"with config {request.get('EndpointConfigName')}" if main.api == "CreateEndpoint" \
+            else f"on endpoint {request.get('EndpointName')}"
+        return PlannedChange(obj.kind, obj.name, "create", f"create {name} {where}", calls)
+    if main.api == "UpdateEndpoint":
         how = _deployment_summary(request.get("DeploymentConfig"))
         return PlannedChange(obj.kind, obj.name, "update",
-                             f"UpdateEndpoint {name}: config {(observed or {}).get('EndpointConfigName')} -> "
-                             f"{desired.config_name} ({how}; the old fleet serves until the switch)")
-    if plan.action.kind is ActionKind.UPDATE_WEIGHTS:
+                             f"UpdateEndpoint {name}: config {plan.fields.get('currentEndpointConfigName')} -> "
+                             f"{request.get('EndpointConfigName')} ({how}; the old fleet serves until the switch)",
+                             calls)
+    if main.api == "UpdateEndpointWeightsAndCapacities":
         moves = ", ".join(
             f"{c['VariantName']}: " + " ".join(f"{k.removeprefix('Desired').lower()}={v}" for k, v in c.items()
                                                if k != "VariantName")
             for c in request["DesiredWeightsAndCapacities"])
-        return PlannedChange(obj.kind, obj.name, "update-weights", f"in place, no new fleet: {moves}")
-    return PlannedChange(obj.kind, obj.name, "recreate", plan.message)
+        return PlannedChange(obj.kind, obj.name, "update-weights", f"in place, no new fleet: {moves}", calls)
+    if main.api == "UpdateInferenceComponent":
+        return PlannedChange(obj.kind, obj.name, "update", f"UpdateInferenceComponent {name}: new specification "
+                                                           "(rolling update; the old copies serve until replaced)",
+                             calls)
+    if main.api == "UpdateInferenceComponentRuntimeConfig":
+        copies = request["DesiredRuntimeConfig"]["CopyCount"]
+        return PlannedChange(obj.kind, obj.name, "update-copies", f"in place: {copies} copies", calls)
+    return PlannedChange(obj.kind, obj.name, "recreate", plan.message, calls)
+
+
+# Calls around a resource's own change: tags and autoscaling.
+SIDE_CALLS = frozenset({"AddTags", "DeleteTags", "RegisterScalableTarget", "DeregisterScalableTarget",
+                        "PutScalingPolicy", "DeleteScalingPolicy"})
 
 
 def _deployment_summary(config: Mapping[str, Any] | None) -> str:
@@ -263,18 +292,20 @@ def _deployment_summary(config: Mapping[str, Any] | None) -> str:
 def plan(session: Session, paths: tuple[str, ...], recursive: bool, output: str, exit_code: bool) -> None:
     """What the operator would do in AWS for these manifests now, without changing anything.
 
-    Plans the objects in the manifests and the objects that depend on them (a changed model's configs and their
-    endpoints), with the AWS names the operator derives: its cluster id is read from the objects' status.
+    Plans the objects in the manifests and the objects that depend on them (a changed model's configs, their
+    endpoints and the model's inference components) with the operator's own planners, and lists the AWS writes it
+    would make, with the AWS names it derives: its cluster id is read from the objects' status.
     """
     manifests = load_manifests(paths, session.namespace, recursive)
     if not manifests:
         raise PluginError("no sagemaker.operator.dev objects in the given files")
     changes = asyncio.run(_plan(session, manifests))
     if output in ("json", "yaml"):
-        emit([{"kind": c.kind, "name": c.name, "action": c.action, "details": c.details} for c in changes],
-              output)
+        emit([{"kind": c.kind, "name": c.name, "action": c.action, "details": c.details, "calls": list(c.calls)}
+              for c in changes], output)
     else:
-        table(["KIND", "NAME", "ACTION", "DETAILS"], [[c.kind, c.name, c.action, c.details] for c in changes])
+        table(["KIND", "NAME", "ACTION", "AWS CALLS", "DETAILS"],
+              [[c.kind, c.name, c.action, ", ".join(c.calls) or "-", c.details] for c in changes])
     if exit_code and any(c.changes for c in changes):
         sys.exit(2)
 

@@ -13,9 +13,8 @@ from typing import Any
 
 from sagemaker_operator.api.convert import to_aws
 from sagemaker_operator.api.kinds import autoscaling_model
-from sagemaker_operator.aws.clients import AwsTarget
-from sagemaker_operator.aws.errors import AwsFailure, FailureKind
-from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
+from sagemaker_operator.reconcile.actions import Call
+from sagemaker_operator.reconcile.context import SpecProblem
 from sagemaker_operator.reconcile.naming import content_hash
 
 SERVICE = "application-autoscaling"
@@ -117,43 +116,32 @@ def digest(targets: Sequence[ScalingTarget], context: str) -> str:
         [t.resource_id, t.dimension, t.min_capacity, t.max_capacity, list(t.policies)] for t in targets]})
 
 
-async def apply(ctx: ReconcileContext, target: AwsTarget, desired: Sequence[ScalingTarget],
-                recorded: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Register targets, put policies, delete policies and targets that left the spec; returns the new status."""
+def apply_calls(desired: Sequence[ScalingTarget], recorded: Sequence[Mapping[str, Any]],
+                policies: Mapping[str, Sequence[str]]) -> tuple[Call, ...]:
+    """The calls that make Application Auto Scaling match ``desired``: deregister the recorded targets that left the
+    spec, register each target, delete the policies (``policies``: observed names per resource id) it no longer
+    has and put its policies. Pure."""
     wanted = {t.resource_id for t in desired}
-    for old in recorded:
-        if old.get("resourceId") not in wanted:
-            await _deregister(ctx, target, str(old["resourceId"]), str(old["scalableDimension"]))
+    calls = [_deregister(old) for old in recorded if old.get("resourceId") not in wanted]
     for scaling in desired:
-        await ctx.gateway.call(target, "register_scalable_target", service=SERVICE, ServiceNamespace=NAMESPACE,
-                               ResourceId=scaling.resource_id, ScalableDimension=scaling.dimension,
-                               MinCapacity=scaling.min_capacity, MaxCapacity=scaling.max_capacity)
-        existing = await ctx.gateway.call(target, "describe_scaling_policies", service=SERVICE,
-                                          ServiceNamespace=NAMESPACE, ResourceId=scaling.resource_id,
-                                          ScalableDimension=scaling.dimension)
+        where = {"ServiceNamespace": NAMESPACE, "ResourceId": scaling.resource_id,
+                 "ScalableDimension": scaling.dimension}
+        calls.append(Call("RegisterScalableTarget", {**where, "MinCapacity": scaling.min_capacity,
+                                                     "MaxCapacity": scaling.max_capacity}, service=SERVICE))
         keep = {str(p["PolicyName"]) for p in scaling.policies}
-        for policy in existing.get("ScalingPolicies", []):
-            if policy["PolicyName"] not in keep:
-                await ctx.gateway.call(target, "delete_scaling_policy", service=SERVICE, ServiceNamespace=NAMESPACE,
-                                       ResourceId=scaling.resource_id, ScalableDimension=scaling.dimension,
-                                       PolicyName=policy["PolicyName"])
-        for policy in scaling.policies:
-            await ctx.gateway.call(target, "put_scaling_policy", service=SERVICE, ServiceNamespace=NAMESPACE,
-                                   ResourceId=scaling.resource_id, ScalableDimension=scaling.dimension, **policy)
-    return [t.as_status() for t in desired]
+        calls += [Call("DeleteScalingPolicy", {**where, "PolicyName": name}, service=SERVICE)
+                  for name in policies.get(scaling.resource_id, ()) if name not in keep]
+        calls += [Call("PutScalingPolicy", {**where, **policy}, service=SERVICE) for policy in scaling.policies]
+    return tuple(calls)
 
 
-async def remove(ctx: ReconcileContext, target: AwsTarget, recorded: Sequence[Mapping[str, Any]]) -> None:
-    """Deregister every recorded target (its policies go with it)."""
-    for old in recorded:
-        await _deregister(ctx, target, str(old["resourceId"]), str(old["scalableDimension"]))
+def removal_calls(recorded: Sequence[Mapping[str, Any]]) -> tuple[Call, ...]:
+    """Deregister every recorded target (its policies go with it). Pure."""
+    return tuple(_deregister(old) for old in recorded)
 
 
-async def _deregister(ctx: ReconcileContext, target: AwsTarget, resource_id: str, dimension: str) -> None:
-    try:
-        await ctx.gateway.call(target, "deregister_scalable_target", service=SERVICE, ServiceNamespace=NAMESPACE,
-                               ResourceId=resource_id, ScalableDimension=dimension)
-    except AwsFailure as failure:
-        # Already gone (SageMaker deregisters the targets of deleted endpoints itself).
-        if failure.kind is not FailureKind.NOT_FOUND:
-            raise
+def _deregister(recorded: Mapping[str, Any]) -> Call:
+    # Already gone is fine: SageMaker deregisters the targets of deleted endpoints itself.
+    return Call("DeregisterScalableTarget", {"ServiceNamespace": NAMESPACE, "ResourceId": str(recorded["resourceId"]),
+                                             "ScalableDimension": str(recorded["scalableDimension"])},
+                service=SERVICE, missing_ok=True)

@@ -18,8 +18,8 @@ from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.reconcile.failures import RetryLater
 from sagemaker_operator.reconcile.objects import KubeObject, ObjectRef, ObjectStore
-from sagemaker_operator.reconcile.ownership import Owner, desired_tags
-from sagemaker_operator.status import EventRecord, Outcome
+from sagemaker_operator.reconcile.ownership import ADOPT_ANNOTATION, Custody, Owner, desired_tags
+from sagemaker_operator.status import Outcome
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,12 @@ def recorded_location(status: Mapping[str, Any]) -> tuple[str, str] | None:
 
 class SpecProblem(Exception):
     """A problem with the spec that only the user can fix; the message names the field."""
+
+
+class Waiting(Exception):
+    """A referenced object is not ready yet: the referrer waits, it is not an error. ``reason`` goes to status."""
+
+    reason = "Waiting"
 
 
 @dataclass
@@ -196,16 +202,12 @@ class ReconcileContext:
         """Whether status says AWS has the tags the spec asks for now."""
         return obj.status.get("tagsDigest") == self.tags_digest(obj)
 
-    async def restore_tags(self, target: AwsTarget, obj: KubeObject, arn: str, what: str) -> list[EventRecord]:
-        """Give the live resource ``arn`` the tags of ``obj``'s spec (one ListTags, then only what differs).
-
-        Returns a DriftCorrected event when tags were changed behind the operator's back, i.e. AWS differed from
-        tags that status says it already had for this very spec; a spec change is no drift.
-        """
-        changed = await self.gateway.set_tags(target, arn, await self.gateway.list_tags(target, arn), self.tags(obj))
-        drifted = changed and obj.status.get("observedGeneration") == obj.generation and self.tags_applied(obj)
-        return [EventRecord("DriftCorrected", f"Tags of {what} were changed outside the operator: restored",
-                            warning=True)] if drifted else []
+    def custody(self, obj: KubeObject, *, compare_tags: bool) -> Custody:
+        """What a plan needs to know of ``obj``'s ownership and tags; ``compare_tags``: this pass compares them."""
+        return Custody(owner=self.owner(obj), tags=self.tags(obj), digest=self.tags_digest(obj),
+                       adopt=obj.annotations.get(ADOPT_ANNOTATION) == "true", compare_tags=compare_tags,
+                       tags_recorded=self.tags_applied(obj),
+                       spec_unchanged=obj.status.get("observedGeneration") == obj.generation)
 
     def poll_delay(self, attempt: int) -> float:
         """How long to wait before describing again, after ``attempt`` polls of the same wait."""

@@ -22,25 +22,30 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sagemaker_operator.api import kinds, rules
-from sagemaker_operator.api.convert import SpecError
 from sagemaker_operator.aws.clients import AwsTarget
-from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.reconcile import autoscaling
-from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
+from sagemaker_operator.reconcile.actions import Call
+from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem, Waiting
 from sagemaker_operator.reconcile.endpoint_config import (
     VariantTarget,
     render_config,
     resolve_model_names,
 )
-from sagemaker_operator.reconcile.failures import failure_outcome
-from sagemaker_operator.reconcile.live import ENDPOINT_RESOURCE, delete_live
+from sagemaker_operator.reconcile.live import (
+    ENDPOINT_RESOURCE,
+    NO_SCALING,
+    Decision,
+    LiveResource,
+    Scaling,
+    delete_live,
+    reconcile_live,
+)
 from sagemaker_operator.reconcile.model import WaitingForModel, is_ready
 from sagemaker_operator.reconcile.naming import valid_aws_name
 from sagemaker_operator.reconcile.objects import ENDPOINT_CONFIG, RETRY_ANNOTATION, KubeObject, ObjectRef
-from sagemaker_operator.reconcile.ownership import ADOPT_ANNOTATION, as_aws_tags
 from sagemaker_operator.status import EventRecord, Outcome, State
 
-BUSY_STATES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
+BUSY_STATES = ENDPOINT_RESOURCE.busy_states
 WEIGHT_TOLERANCE = 1e-6
 
 
@@ -257,11 +262,12 @@ def runtime_url(gateway_endpoint_url: str, endpoint_name: str) -> str:
     return f"{gateway_endpoint_url.rstrip('/')}/endpoints/{endpoint_name}/invocations"
 
 
-_NO_SCALING = "none"
 
 
-class WaitingForConfig(Exception):
+class WaitingForConfig(Waiting):
     """The referenced SageMakerEndpointConfig is not Ready yet."""
+
+    reason = "WaitingForConfig"
 
 
 def endpoint_name_of(obj: KubeObject) -> str:
@@ -369,135 +375,75 @@ def converged(obj: KubeObject, desired: EndpointDesired, memory: EndpointMemory)
     if not (is_ready(obj) and status.get("endpointName") == desired.endpoint_name
             and status.get("currentEndpointConfigName") == desired.config_name and not memory.retry_requested):
         return False
-    if (status.get("autoscaling") or {}).get("digest", _NO_SCALING) != (desired.scaling_digest if desired.scaling
-                                                                       else _NO_SCALING):
+    if (status.get("autoscaling") or {}).get("digest", NO_SCALING) != (desired.scaling_digest if desired.scaling
+                                                                       else NO_SCALING):
         return False
     return desired.variants is None or not _weights_drift(desired.variants, _status_variants_as_aws(status))
 
 
+class EndpointLive(LiveResource[EndpointDesired]):
+    """SageMakerEndpoint's part of the shared live-resource step: its decision table is :func:`plan_endpoint`."""
+
+    kind = ENDPOINT_RESOURCE
+
+    def resolve(self, ctx: ReconcileContext, obj: KubeObject) -> EndpointDesired:
+        return resolve_endpoint(ctx, obj)
+
+    def name(self, desired: EndpointDesired) -> str:
+        return desired.endpoint_name
+
+    def converged(self, obj: KubeObject, desired: EndpointDesired) -> tuple[bool, str]:
+        return (converged(obj, desired, memory_of(obj)),
+                f"endpoint {desired.endpoint_name} is InService on config {desired.config_name}")
+
+    def scaling(self, obj: KubeObject, desired: EndpointDesired) -> Scaling:
+        return Scaling(desired.scaling, desired.config_name, obj.status.get("autoscaling"))
+
+    def where_fields(self, ctx: ReconcileContext, target: AwsTarget, desired: EndpointDesired) -> Mapping[str, Any]:
+        return {"endpointUrl": runtime_url(ctx.gateway.service_url(target, "sagemaker-runtime"),
+                                           desired.endpoint_name)}
+
+    def decide(self, obj: KubeObject, desired: EndpointDesired, resource: Mapping[str, Any] | None) -> Decision:
+        plan = plan_endpoint(desired, resource, memory_of(obj))
+        return Decision(plan.state, plan.reason, plan.message, call=action_call(plan.action), poll=plan.poll,
+                        fields=endpoint_fields(desired, resource, plan), events=plan.events)
+
+
+def action_call(action: Action | None) -> Call | None:
+    """The AWS call of an endpoint plan's action."""
+    if action is None:
+        return None
+    return Call(action.kind.value, action.request, missing_ok=action.kind is ActionKind.DELETE)
+
+
+ENDPOINT_LIVE = EndpointLive()
+
+
 async def reconcile_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
-    """One step towards the desired endpoint: observe (one DescribeEndpoint), plan, act, report."""
-    try:
-        target = await ctx.target(obj)
-        desired = resolve_endpoint(ctx, obj)
-    except (SpecProblem, SpecError) as problem:
-        return Outcome.degraded("InvalidSpec", str(problem))
-    except WaitingForConfig as waiting:
-        return Outcome.progressing("WaitingForConfig", str(waiting))
-    memory = memory_of(obj)
-    ref = obj.ref
-    spec_changed = obj.status.get("observedGeneration") != obj.generation
-    tags_applied = ctx.tags_applied(obj)
-    if not spec_changed and tags_applied and converged(obj, desired, memory) and not ctx.drift_check_due(ref):
-        return Outcome.ready("InService", f"endpoint {desired.endpoint_name} is InService on config "
-                                          f"{desired.config_name}",
-                             requeue_after=ctx.seconds_until_drift_check(ref))
-    name = desired.endpoint_name
-    events: list[EventRecord] = []
-    try:
-        observed = await ctx.gateway.describe(target, "describe_endpoint", EndpointName=name)
-        compare_tags = ctx.checked(ref) or spec_changed or not tags_applied
-        tags_set = False  # AWS has ctx.tags(obj) after this pass: recorded as tagsDigest
-        if observed is not None and observed.get("EndpointArn") != memory.known_arn:
-            # Not known as ours yet: look at its ownership tags before touching it.
-            tags = await ctx.gateway.list_tags(target, str(observed["EndpointArn"]))
-            owner = ctx.owner(obj)
-            if not owner.owns(tags):
-                if obj.annotations.get(ADOPT_ANNOTATION) != "true":
-                    return Outcome.degraded(
-                        "NotOwned", f"endpoint {name} already exists and {owner.describe_foreign(tags)}; it is left "
-                                    f"untouched. Set the annotation {ADOPT_ANNOTATION}: \"true\" to take it over")
-                events.append(EventRecord("Adopted", f"Took over existing endpoint {name}", warning=True))
-            await ctx.gateway.set_tags(target, str(observed["EndpointArn"]), tags, ctx.tags(obj))
-            compare_tags, tags_set = False, True
-        plan = plan_endpoint(desired, observed, memory)
-        recorded = list((obj.status.get("autoscaling") or {}).get("targets") or [])
-        scaling_status: dict[str, Any] | None = obj.status.get("autoscaling")
-        if plan.action is not None and plan.action.kind is ActionKind.UPDATE and recorded:
-            # SageMaker refuses some updates of scaled variants; the targets are registered again afterwards.
-            await autoscaling.remove(ctx, target, recorded)
-            scaling_status = None
-        created_arn: str | None = None
-        if plan.action is not None:
-            response = await _execute(ctx, target, obj, plan.action)
-            created_arn = response.get("EndpointArn") if plan.action.kind is ActionKind.CREATE else None
-            tags_set = tags_set or created_arn is not None
-        elif plan.state is State.READY:
-            wanted = desired.scaling_digest if desired.scaling else _NO_SCALING
-            if (scaling_status or {}).get("digest", _NO_SCALING) != wanted:
-                applied = await autoscaling.apply(ctx, target, desired.scaling, recorded)
-                scaling_status = {"digest": wanted, "targets": applied} if desired.scaling else None
-                if desired.scaling:
-                    events.append(EventRecord("AutoscalingApplied", "Registered scalable targets for variants "
-                                              + ", ".join(t.label for t in desired.scaling)))
-        if compare_tags and observed is not None and plan.action is None and observed.get("EndpointStatus") != "Failed":
-            events += await ctx.restore_tags(target, obj, str(observed["EndpointArn"]), f"endpoint {name}")
-            tags_set = True
-        url = runtime_url(ctx.gateway.service_url(target, "sagemaker-runtime"), name)
-    except AwsFailure as failure:
-        return failure_outcome(failure, f"reconciling endpoint {name}")
-    outcome = _outcome(ctx, obj, desired, observed, plan, events, url, memory, target)
-    outcome.fields["autoscaling"] = scaling_status
-    if tags_set:
-        outcome.fields["tagsDigest"] = ctx.tags_digest(obj)
-    if created_arn:
-        # Known as ours from now on: the next pass needs no ListTags to check ownership.
-        outcome.fields["endpointArn"] = created_arn
-    return outcome
+    """One step towards the desired endpoint (see :mod:`sagemaker_operator.reconcile.live`)."""
+    return await reconcile_live(ctx, obj, ENDPOINT_LIVE)
 
 
-def _outcome(ctx: ReconcileContext, obj: KubeObject, desired: EndpointDesired, observed: Mapping[str, Any] | None,
-             plan: EndpointPlan, events: list[EventRecord], url: str, memory: EndpointMemory, target: AwsTarget
-             ) -> Outcome:
+def endpoint_fields(desired: EndpointDesired, observed: Mapping[str, Any] | None, plan: EndpointPlan
+                    ) -> dict[str, Any]:
+    """The status fields an endpoint plan records. Pure."""
     action_status = {ActionKind.CREATE: "Creating", ActionKind.UPDATE: "Updating",
                      ActionKind.UPDATE_WEIGHTS: "Updating", ActionKind.DELETE: "Deleting"}
-    endpoint_status = action_status[plan.action.kind] if plan.action else str((observed or {}).get("EndpointStatus"))
     fields: dict[str, Any] = {
         "endpointName": desired.endpoint_name,
-        "region": target.region,
-        "endpointStatus": endpoint_status,
-        "endpointUrl": url,
+        "endpointStatus": action_status[plan.action.kind] if plan.action
+        else str((observed or {}).get("EndpointStatus")),
         "desiredEndpointConfigName": desired.config_name,
         "failedEndpointConfigName": plan.failed_config,
         "lastDeployment": dict(plan.deployment) if plan.deployment else None,
+        "endpointArn": (observed or {}).get("EndpointArn"),
+        "currentEndpointConfigName": (observed or {}).get("EndpointConfigName"),
+        "failureReason": (observed or {}).get("FailureReason") or None,
+        "productionVariants": _variants_status(observed) if observed is not None else None,
     }
-    if observed is not None:
-        fields.update({
-            "endpointArn": observed.get("EndpointArn"),
-            "currentEndpointConfigName": observed.get("EndpointConfigName"),
-            "failureReason": observed.get("FailureReason") or None,
-            "productionVariants": _variants_status(observed),
-        })
-    else:
-        fields.update({"endpointArn": None, "currentEndpointConfigName": None, "failureReason": None,
-                       "productionVariants": None})
     if plan.action is not None:
         fields["recreating"] = True if plan.action.kind is ActionKind.DELETE else None
-    if memory.retry_requested and not (plan.poll and plan.action is None):
-        # Consumed: by the action it caused, or as moot when there was nothing to retry (not while AWS is busy).
-        fields["observedRetry"] = obj.annotations.get(RETRY_ANNOTATION)
-        if plan.action is not None:
-            fields["failedEndpointConfigName"] = None
-    requeue: float | None
-    if plan.poll:
-        requeue = ctx.next_poll(obj.ref)
-    else:
-        ctx.stop_polling(obj.ref)
-        requeue = ctx.seconds_until_drift_check(obj.ref) if plan.state is State.READY else None
-    return Outcome(plan.state, plan.reason, plan.message, fields=fields, events=[*plan.events, *events],
-                   requeue_after=requeue)
-
-
-async def _execute(ctx: ReconcileContext, target: AwsTarget, obj: KubeObject, action: Action) -> dict[str, Any]:
-    request = dict(action.request)
-    if action.kind is ActionKind.CREATE:
-        return await ctx.gateway.call(target, "create_endpoint", **request, Tags=as_aws_tags(ctx.tags(obj)))
-    if action.kind is ActionKind.UPDATE:
-        return await ctx.gateway.call(target, "update_endpoint", **request)
-    if action.kind is ActionKind.UPDATE_WEIGHTS:
-        return await ctx.gateway.call(target, "update_endpoint_weights_and_capacities", **request)
-    await ctx.gateway.delete(target, "delete_endpoint", **request)
-    return {}
+    return fields
 
 
 async def finalize_endpoint(ctx: ReconcileContext, obj: KubeObject) -> Outcome:

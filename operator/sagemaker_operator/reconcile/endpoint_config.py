@@ -18,7 +18,12 @@ from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
 from sagemaker_operator.reconcile.model import WaitingForModel, resolved_model_name
 from sagemaker_operator.reconcile.naming import content_hash, revision_name
 from sagemaker_operator.reconcile.objects import KubeObject
-from sagemaker_operator.reconcile.revisions import CONFIG_RESOURCE, finalize_revisions, reconcile_revision
+from sagemaker_operator.reconcile.revisions import (
+    CONFIG_RESOURCE,
+    RevisionDesired,
+    finalize_revisions,
+    reconcile_revision,
+)
 from sagemaker_operator.status import Outcome
 
 VARIANT_GROUPS = ("productionVariants", "shadowProductionVariants")
@@ -96,10 +101,15 @@ async def reconcile_endpoint_config(ctx: ReconcileContext, obj: KubeObject) -> O
         return Outcome.degraded("InvalidSpec", str(problem))
     except WaitingForModel as waiting:
         return Outcome.progressing("WaitingForModel", str(waiting))
+    return await reconcile_revision(ctx, obj, target, CONFIG_RESOURCE, desired_config(rendered),
+                                    ctx.store.aws_configs_in_use())
+
+
+def desired_config(rendered: RenderedConfig) -> RevisionDesired:
+    """The revision a rendered config asks for; the models it uses are recorded with it."""
     models = list(rendered.model_names)
-    return await reconcile_revision(ctx, obj, target, CONFIG_RESOURCE, rendered.request, rendered.revision,
-                                    ctx.store.aws_configs_in_use(), history_extra={"modelNames": models},
-                                    fields={"modelNames": models})
+    return RevisionDesired(rendered.name, rendered.revision, rendered.request, history_extra={"modelNames": models},
+                           fields={"modelNames": models})
 
 
 async def finalize_endpoint_config(ctx: ReconcileContext, obj: KubeObject) -> Outcome:

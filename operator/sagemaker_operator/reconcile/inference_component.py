@@ -24,20 +24,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagemaker_operator.api import kinds, rules
-from sagemaker_operator.api.convert import SpecError
-from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.reconcile import autoscaling
-from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
-from sagemaker_operator.reconcile.failures import failure_outcome
-from sagemaker_operator.reconcile.live import COMPONENT_RESOURCE, delete_live
+from sagemaker_operator.reconcile.actions import Call
+from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem, Waiting
+from sagemaker_operator.reconcile.live import (
+    COMPONENT_RESOURCE,
+    NO_SCALING,
+    Decision,
+    LiveResource,
+    Scaling,
+    delete_live,
+    reconcile_live,
+)
 from sagemaker_operator.reconcile.model import WaitingForModel, is_ready, resolved_model_name
 from sagemaker_operator.reconcile.naming import content_hash, valid_aws_name
 from sagemaker_operator.reconcile.objects import ENDPOINT, RETRY_ANNOTATION, KubeObject, ObjectRef
-from sagemaker_operator.reconcile.ownership import ADOPT_ANNOTATION, as_aws_tags
 from sagemaker_operator.status import EventRecord, Outcome, State
 
-BUSY_STATES = frozenset({"Creating", "Updating", "Deleting"})
-_NO_SCALING = "none"
+BUSY_STATES = COMPONENT_RESOURCE.busy_states
 
 
 class ComponentAction(enum.Enum):
@@ -49,7 +53,7 @@ class ComponentAction(enum.Enum):
     DELETE = "DeleteInferenceComponent"
 
 
-class WaitingForDependency(Exception):
+class WaitingForDependency(Waiting):
     """The endpoint or the model is not ready yet."""
 
 
@@ -255,98 +259,39 @@ def memory_of(obj: KubeObject) -> ComponentMemory:
 
 def _converged(obj: KubeObject, desired: ComponentDesired, memory: ComponentMemory) -> bool:
     status = obj.status
-    scaling = autoscaling.digest(desired.scaling, desired.digest) if desired.scaling else _NO_SCALING
+    scaling = autoscaling.digest(desired.scaling, desired.digest) if desired.scaling else NO_SCALING
     copies = (status.get("runtimeConfig") or {}).get("desiredCopyCount")
     return (is_ready(obj) and memory.applied_digest == desired.digest and not memory.retry_requested
-            and (status.get("autoscaling") or {}).get("digest", _NO_SCALING) == scaling
+            and (status.get("autoscaling") or {}).get("digest", NO_SCALING) == scaling
             and (desired.copy_count is None or copies == desired.copy_count))
 
 
-async def reconcile_inference_component(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
-    """One step towards the desired component: observe (one Describe), plan, act, report."""
-    try:
-        target = await ctx.target(obj)
-        desired = resolve_component(ctx, obj)
-    except (SpecProblem, SpecError) as problem:
-        return Outcome.degraded("InvalidSpec", str(problem))
-    except WaitingForDependency as waiting:
-        return Outcome.progressing("Waiting", str(waiting))
-    memory = memory_of(obj)
-    spec_changed = obj.status.get("observedGeneration") != obj.generation
-    tags_applied = ctx.tags_applied(obj)
-    if not spec_changed and tags_applied and _converged(obj, desired, memory) and not ctx.drift_check_due(obj.ref):
-        return Outcome.ready("InService", f"inference component {desired.name} is InService",
-                             requeue_after=ctx.seconds_until_drift_check(obj.ref))
-    name = desired.name
-    events: list[EventRecord] = []
-    scaling_status: dict[str, Any] | None = obj.status.get("autoscaling")
-    try:
-        observed = await ctx.gateway.describe(target, "describe_inference_component", InferenceComponentName=name)
-        compare_tags = ctx.checked(obj.ref) or spec_changed or not tags_applied
-        tags_set = False  # AWS has ctx.tags(obj) after this pass: recorded as tagsDigest
-        if observed is not None and observed.get("InferenceComponentArn") != memory.known_arn:
-            arn = str(observed["InferenceComponentArn"])
-            tags = await ctx.gateway.list_tags(target, arn)
-            owner = ctx.owner(obj)
-            if not owner.owns(tags):
-                if obj.annotations.get(ADOPT_ANNOTATION) != "true":
-                    return Outcome.degraded(
-                        "NotOwned", f"inference component {name} already exists and {owner.describe_foreign(tags)};"
-                                    f" set the annotation {ADOPT_ANNOTATION}: \"true\" to take it over")
-                events.append(EventRecord("Adopted", f"Took over existing inference component {name}",
-                                          warning=True))
-            await ctx.gateway.set_tags(target, arn, tags, ctx.tags(obj))
-            compare_tags, tags_set = False, True
-        plan = plan_component(desired, observed, memory)
-        recorded = list((scaling_status or {}).get("targets") or [])
-        created_arn: str | None = None
-        if plan.action is ComponentAction.CREATE:
-            created = await ctx.gateway.call(target, "create_inference_component", **desired.create_request,
-                                             Tags=as_aws_tags(ctx.tags(obj)))
-            created_arn = created.get("InferenceComponentArn")
-            tags_set = True
-        elif plan.action is ComponentAction.UPDATE:
-            await ctx.gateway.call(target, "update_inference_component", InferenceComponentName=name,
-                                   **desired.update_request)
-        elif plan.action is ComponentAction.UPDATE_RUNTIME:
-            await ctx.gateway.call(target, "update_inference_component_runtime_config", InferenceComponentName=name,
-                                   DesiredRuntimeConfig={"CopyCount": desired.copy_count})
-        elif plan.action is ComponentAction.DELETE:
-            await autoscaling.remove(ctx, target, recorded)
-            scaling_status = None
-            await ctx.gateway.delete(target, "delete_inference_component", InferenceComponentName=name)
-        elif plan.state is State.READY:
-            wanted = autoscaling.digest(desired.scaling, desired.digest) if desired.scaling else _NO_SCALING
-            if (scaling_status or {}).get("digest", _NO_SCALING) != wanted:
-                applied = await autoscaling.apply(ctx, target, desired.scaling, recorded)
-                scaling_status = {"digest": wanted, "targets": applied} if desired.scaling else None
-        if compare_tags and observed is not None and plan.action is None \
-                and observed.get("InferenceComponentStatus") != "Failed":
-            events += await ctx.restore_tags(target, obj, str(observed["InferenceComponentArn"]),
-                                             f"inference component {name}")
-            tags_set = True
-    except AwsFailure as failure:
-        return failure_outcome(failure, f"reconciling inference component {name}")
-    outcome = _outcome(ctx, obj, desired, observed, plan, memory, scaling_status, events)
-    if tags_set:
-        outcome.fields["tagsDigest"] = ctx.tags_digest(obj)
-    if created_arn:
-        outcome.fields["inferenceComponentArn"] = created_arn
-    return outcome
+def component_call(action: ComponentAction | None, desired: ComponentDesired) -> Call | None:
+    """The AWS call of a component plan's action."""
+    name = {"InferenceComponentName": desired.name}
+    if action is ComponentAction.CREATE:
+        return Call(action.value, desired.create_request)
+    if action is ComponentAction.UPDATE:
+        return Call(action.value, {**name, **desired.update_request})
+    if action is ComponentAction.UPDATE_RUNTIME:
+        return Call(action.value, {**name, "DesiredRuntimeConfig": {"CopyCount": desired.copy_count}})
+    if action is ComponentAction.DELETE:
+        return Call(action.value, name, missing_ok=True)
+    return None
 
 
-def _outcome(ctx: ReconcileContext, obj: KubeObject, desired: ComponentDesired, observed: Mapping[str, Any] | None,
-             plan: ComponentPlan, memory: ComponentMemory, scaling_status: dict[str, Any] | None,
-             events: list[EventRecord]) -> Outcome:
+def component_fields(obj: KubeObject, desired: ComponentDesired, observed: Mapping[str, Any] | None,
+                     plan: ComponentPlan, memory: ComponentMemory) -> dict[str, Any]:
+    """The status fields a component plan records. Pure."""
     runtime = (observed or {}).get("RuntimeConfig") or {}
-    fields: dict[str, Any] = {
+    busy = {ComponentAction.CREATE: "Creating", ComponentAction.UPDATE: "Updating",
+            ComponentAction.UPDATE_RUNTIME: "Updating", ComponentAction.DELETE: "Deleting"}
+    return {
         "inferenceComponentName": desired.name,
         "endpointName": desired.endpoint_name,
         "inferenceComponentArn": (observed or {}).get("InferenceComponentArn") or memory.known_arn,
-        "inferenceComponentStatus": {ComponentAction.CREATE: "Creating", ComponentAction.UPDATE: "Updating",
-                                     ComponentAction.UPDATE_RUNTIME: "Updating", ComponentAction.DELETE: "Deleting"
-                                     }[plan.action] if plan.action else (observed or {}).get(
-                                         "InferenceComponentStatus"),
+        "inferenceComponentStatus": busy[plan.action] if plan.action
+        else (observed or {}).get("InferenceComponentStatus"),
         "failureReason": (observed or {}).get("FailureReason") or None,
         "specificationDigest": plan.applied_digest,
         "failedSpecificationDigest": plan.failed_digest,
@@ -354,21 +299,43 @@ def _outcome(ctx: ReconcileContext, obj: KubeObject, desired: ComponentDesired, 
         "modelNames": list(desired.model_names),
         "runtimeConfig": {"desiredCopyCount": runtime.get("DesiredCopyCount"),
                           "currentCopyCount": runtime.get("CurrentCopyCount")} if runtime else None,
-        "autoscaling": scaling_status,
         "recreating": True if plan.action is ComponentAction.DELETE else (
             None if plan.action is ComponentAction.CREATE else obj.status.get("recreating")),
     }
-    if memory.retry_requested and not (plan.poll and plan.action is None):
-        fields["observedRetry"] = obj.annotations.get(RETRY_ANNOTATION)
-        if plan.action is not None:
-            fields["failedSpecificationDigest"] = None
-    if plan.poll:
-        requeue: float | None = ctx.next_poll(obj.ref)
-    else:
-        ctx.stop_polling(obj.ref)
-        requeue = ctx.seconds_until_drift_check(obj.ref) if plan.state is State.READY else None
-    return Outcome(plan.state, plan.reason, plan.message, fields=fields, events=[*plan.events, *events],
-                   requeue_after=requeue)
+
+
+class ComponentLive(LiveResource[ComponentDesired]):
+    """SageMakerInferenceComponent's part of the shared live-resource step: its decision table is
+    :func:`plan_component`."""
+
+    kind = COMPONENT_RESOURCE
+
+    def resolve(self, ctx: ReconcileContext, obj: KubeObject) -> ComponentDesired:
+        return resolve_component(ctx, obj)
+
+    def name(self, desired: ComponentDesired) -> str:
+        return desired.name
+
+    def converged(self, obj: KubeObject, desired: ComponentDesired) -> tuple[bool, str]:
+        return _converged(obj, desired, memory_of(obj)), f"inference component {desired.name} is InService"
+
+    def scaling(self, obj: KubeObject, desired: ComponentDesired) -> Scaling:
+        return Scaling(desired.scaling, desired.digest, obj.status.get("autoscaling"))
+
+    def decide(self, obj: KubeObject, desired: ComponentDesired, resource: Mapping[str, Any] | None) -> Decision:
+        memory = memory_of(obj)
+        plan = plan_component(desired, resource, memory)
+        return Decision(plan.state, plan.reason, plan.message, call=component_call(plan.action, desired),
+                        poll=plan.poll, fields=component_fields(obj, desired, resource, plan, memory),
+                        events=plan.events)
+
+
+COMPONENT_LIVE = ComponentLive()
+
+
+async def reconcile_inference_component(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
+    """One step towards the desired component (see :mod:`sagemaker_operator.reconcile.live`)."""
+    return await reconcile_live(ctx, obj, COMPONENT_LIVE)
 
 
 async def finalize_inference_component(ctx: ReconcileContext, obj: KubeObject) -> Outcome:

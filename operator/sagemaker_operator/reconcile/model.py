@@ -7,10 +7,15 @@ from typing import Any
 
 from sagemaker_operator.api import kinds
 from sagemaker_operator.api.convert import SpecError
-from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
+from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem, Waiting
 from sagemaker_operator.reconcile.naming import content_hash, revision_name
 from sagemaker_operator.reconcile.objects import MODEL, KubeObject, ObjectRef
-from sagemaker_operator.reconcile.revisions import MODEL_RESOURCE, finalize_revisions, reconcile_revision
+from sagemaker_operator.reconcile.revisions import (
+    MODEL_RESOURCE,
+    RevisionDesired,
+    finalize_revisions,
+    reconcile_revision,
+)
 from sagemaker_operator.status import Outcome
 
 
@@ -34,8 +39,10 @@ def render_model(obj: KubeObject, cluster_id: str) -> RenderedModel:
     return RenderedModel(name=name, revision=digest, request={"ModelName": name, **body})
 
 
-class WaitingForModel(Exception):
+class WaitingForModel(Waiting):
     """A referenced SageMakerModel is not Ready yet: the referrer waits, it is not an error."""
+
+    reason = "WaitingForModel"
 
 
 def resolved_model_name(ctx: ReconcileContext, namespace: str, ref: str, field: str) -> str:
@@ -67,8 +74,13 @@ async def reconcile_model(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
         rendered = render_model(obj, ctx.settings.cluster_id)
     except (SpecProblem, SpecError) as problem:
         return Outcome.degraded("InvalidSpec", str(problem))
-    return await reconcile_revision(ctx, obj, target, MODEL_RESOURCE, rendered.request, rendered.revision,
-                                    ctx.store.aws_models_in_use(), history_extra={}, fields={})
+    return await reconcile_revision(ctx, obj, target, MODEL_RESOURCE, desired_model(rendered),
+                                    ctx.store.aws_models_in_use())
+
+
+def desired_model(rendered: RenderedModel) -> RevisionDesired:
+    """The revision a rendered model asks for."""
+    return RevisionDesired(rendered.name, rendered.revision, rendered.request)
 
 
 async def finalize_model(ctx: ReconcileContext, obj: KubeObject) -> Outcome:

@@ -6,6 +6,7 @@ whose tags name another owner, unless the object carries the adoption annotation
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 TAG_PREFIX = "sagemaker.operator.dev/"
@@ -58,3 +59,16 @@ def desired_tags(user_tags: dict[str, str], owner: Owner) -> dict[str, str]:
 def as_aws_tags(tags: dict[str, str]) -> list[dict[str, str]]:
     """Tags in the list-of-pairs form SageMaker's Create* calls take."""
     return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
+
+
+@dataclass(frozen=True)
+class Custody:
+    """What a plan needs to know of an object's claim on its AWS resources, and of their tags."""
+
+    owner: Owner
+    tags: Mapping[str, str]  # the tags AWS should carry: spec.tags plus ownership tags
+    digest: str  # of ``tags``, recorded in status as tagsDigest once AWS has them
+    adopt: bool  # the adoption annotation is set
+    compare_tags: bool  # this pass compares AWS's tags with ``tags`` (every Nth drift check, or after a change)
+    tags_recorded: bool  # status says AWS already has ``tags``
+    spec_unchanged: bool  # the spec is the one last acted on: a tag difference is drift, not a change

@@ -6,17 +6,31 @@ revisions in status, garbage-collect the ones past ``revisionHistoryLimit`` that
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from botocore import xform_name
+
 from sagemaker_operator.aws.clients import AwsTarget
-from sagemaker_operator.aws.errors import AwsFailure, FailureKind
+from sagemaker_operator.aws.errors import AwsFailure
+from sagemaker_operator.reconcile.actions import (
+    RESOURCE,
+    TAGS,
+    AlreadyExists,
+    Call,
+    Need,
+    Plan,
+    execute,
+    observe,
+    tag_calls,
+)
 from sagemaker_operator.reconcile.context import ReconcileContext
 from sagemaker_operator.reconcile.failures import failure_outcome
 from sagemaker_operator.reconcile.objects import KubeObject
-from sagemaker_operator.reconcile.ownership import ADOPT_ANNOTATION, as_aws_tags
-from sagemaker_operator.status import EventRecord, Outcome
+from sagemaker_operator.reconcile.ownership import ADOPT_ANNOTATION, Custody, as_aws_tags
+from sagemaker_operator.status import EventRecord, Outcome, State
 
 
 @dataclass(frozen=True)
@@ -26,61 +40,140 @@ class ImmutableKind:
     noun: str  # "model", "endpoint configuration": as AWS words it
     name_member: str  # ModelName
     arn_member: str  # ModelArn
-    create: str  # boto3 method names
+    create: str  # API names
     describe: str
     delete: str
     name_field: str  # status field of the current revision's name: modelName
     arn_field: str  # and of its ARN: modelArn
 
 
-MODEL_RESOURCE = ImmutableKind("model", "ModelName", "ModelArn", "create_model", "describe_model", "delete_model",
+MODEL_RESOURCE = ImmutableKind("model", "ModelName", "ModelArn", "CreateModel", "DescribeModel", "DeleteModel",
                                "modelName", "modelArn")
 CONFIG_RESOURCE = ImmutableKind("endpoint configuration", "EndpointConfigName", "EndpointConfigArn",
-                                "create_endpoint_config", "describe_endpoint_config", "delete_endpoint_config",
+                                "CreateEndpointConfig", "DescribeEndpointConfig", "DeleteEndpointConfig",
                                 "endpointConfigName", "endpointConfigArn")
 
 
-class ForeignResource(Exception):
-    """An AWS resource with the wanted name exists and belongs to someone else."""
+class Unseen(enum.Enum):
+    """Whether the revision exists in AWS was not looked at (the operator creates first and asks on a clash)."""
+
+    UNSEEN = "unseen"
+
+
+UNSEEN = Unseen.UNSEEN
 
 
 @dataclass(frozen=True)
-class Created:
-    """The revision exists now: its ARN, and whether this call created it (False: found or adopted)."""
+class RevisionDesired:
+    """The revision the spec asks for: its AWS name, its Create request (without tags) and what status records."""
 
-    arn: str
-    created: bool
+    name: str
+    revision: str
+    request: Mapping[str, Any]
+    history_extra: Mapping[str, Any] = field(default_factory=dict)  # recorded with the revision (a config's models)
+    fields: Mapping[str, Any] = field(default_factory=dict)  # reported in status
 
 
-async def ensure_revision(ctx: ReconcileContext, target: AwsTarget, obj: KubeObject, resource: ImmutableKind,
-                          request: Mapping[str, Any], tags: Mapping[str, str], *, retained: bool = False) -> Created:
-    """Create the AWS resource for ``request``, or take the existing one of the same name if it is ours.
+@dataclass(frozen=True)
+class RevisionFacts:
+    """What was observed: the resource of the wanted name (None: missing), its tags, and whether a Create found
+    the name taken (then it may be someone else's)."""
 
-    ``retained``: the revision is in the object's history (a revert), so it most likely exists: one Describe
-    instead of a Create that would fail.
+    found: Mapping[str, Any] | Unseen | None = UNSEEN
+    tags: Mapping[str, str] | None = None
+    taken: bool = False
+
+
+def plan_revision(resource: ImmutableKind, desired: RevisionDesired, status: Mapping[str, Any], facts: RevisionFacts,
+                  custody: Custody, in_use: Collection[str], history_limit: int) -> Plan:
+    """Make the AWS revision of ``desired`` exist, keep the history, collect old revisions nothing uses. Pure.
+
+    A new revision is created without looking first (one call; a clash is answered by observing and planning
+    again). A revision in the history (a revert) most likely exists: it is looked up instead.
     """
-    name = str(request[resource.name_member])
-    if retained:
-        found = await ctx.gateway.describe(target, resource.describe, **{resource.name_member: name})
-        if found is not None:
-            return Created(arn=str(found[resource.arn_member]), created=False)
+    name = desired.name
+    arn = str(status.get(resource.arn_field) or "")
+    history = list(status.get("revisions") or [])
+    calls: list[Call] = []
+    events: list[EventRecord] = []
+    if status.get(resource.name_field) != name or not arn:
+        retained = any(h.get("name") == name for h in history)
+        if isinstance(facts.found, Unseen) and retained:
+            return Plan.needs(Need(RESOURCE))
+        if isinstance(facts.found, Unseen) or facts.found is None:
+            calls.append(Call(resource.create, {**desired.request, "Tags": as_aws_tags(dict(custody.tags))}))
+            events.append(EventRecord("Created", f"Created AWS {resource.noun} {name}"))
+            arn = ""  # the Create answer tells
+        else:
+            arn = str(facts.found[resource.arn_member])
+            if facts.taken:
+                # Found by name: most often our own, created before a crash cut us off from writing status.
+                if facts.tags is None:
+                    return Plan.needs(Need(TAGS, arn=arn))
+                if not custody.owner.owns(dict(facts.tags)) and not custody.adopt:
+                    return Plan(State.DEGRADED, "NotOwned",
+                                f"AWS {resource.noun} {name} already exists and "
+                                f"{custody.owner.describe_foreign(dict(facts.tags))}; set the annotation "
+                                f"{ADOPT_ANNOTATION}: \"true\" to take it over")
+                calls += tag_calls(arn, facts.tags, custody.tags)
+    elif not custody.spec_unchanged:
+        # Same revision, other operator fields: the tags may be what changed.
+        if facts.tags is None:
+            return Plan.needs(Need(TAGS, arn=arn))
+        calls += tag_calls(arn, facts.tags, custody.tags)
+    history = record_revision(history, {"name": name, "revision": desired.revision, **desired.history_extra})
+    deleted = collectable(history, history_limit, in_use)
+    calls += [Call(resource.delete, {resource.name_member: old}, missing_ok=True) for old in deleted]
+    if deleted:
+        events.append(EventRecord("GarbageCollected", f"Deleted old AWS {resource.noun}s {', '.join(deleted)}"))
+    fields = {resource.name_field: name, resource.arn_field: arn or None, "revision": desired.revision,
+              **desired.fields, "revisions": [h for h in history if h["name"] not in deleted]}
+    return Plan(State.READY, "Available", f"AWS {resource.noun} {name} is available", calls=tuple(calls),
+                fields=fields, events=tuple(events))
+
+
+async def plan_revision_pass(ctx: ReconcileContext, target: AwsTarget, obj: KubeObject, resource: ImmutableKind,
+                             desired: RevisionDesired, in_use: Collection[str],
+                             facts: RevisionFacts = RevisionFacts()) -> Plan:
+    """Plan, observing (read-only) what the planner asks for."""
+    custody = ctx.custody(obj, compare_tags=False)
+    while True:
+        plan = plan_revision(resource, desired, obj.status, facts, custody, in_use, ctx.history_limit(obj))
+        if plan.need is None:
+            return plan
+        if plan.need.what == RESOURCE:
+            facts = replace(facts, found=await observe(ctx.gateway, target, plan.need,
+                                                       Call(resource.describe, {resource.name_member: desired.name})))
+        else:
+            facts = replace(facts, tags=await observe(ctx.gateway, target, plan.need))
+
+
+async def reconcile_revision(ctx: ReconcileContext, obj: KubeObject, target: AwsTarget, resource: ImmutableKind,
+                             desired: RevisionDesired, in_use: Collection[str]) -> Outcome:
+    """Plan and execute; a Create that finds its name taken is answered by looking at the resource and planning
+    again (once)."""
+    facts = RevisionFacts()
     try:
-        response = await ctx.gateway.call(target, resource.create, **request, Tags=as_aws_tags(dict(tags)))
-        return Created(arn=str(response[resource.arn_member]), created=True)
+        while True:
+            plan = await plan_revision_pass(ctx, target, obj, resource, desired, in_use, facts)
+            try:
+                answers = await execute(ctx.gateway, target, plan.calls)
+                break
+            except AlreadyExists as clash:
+                if facts.taken:
+                    raise clash.failure from None
+                found = await ctx.gateway.call(target, xform_name(resource.describe),
+                                               **{resource.name_member: desired.name})
+                facts = RevisionFacts(found=found, taken=True)
     except AwsFailure as failure:
-        if failure.kind is not FailureKind.ALREADY_EXISTS:
-            raise
-    # Found by name: most often our own, created before a crash cut us off from writing status.
-    found = await ctx.gateway.call(target, resource.describe, **{resource.name_member: name})
-    arn = str(found[resource.arn_member])
-    current_tags = await ctx.gateway.list_tags(target, arn)
-    owner = ctx.owner(obj)
-    if not owner.owns(current_tags) and obj.annotations.get(ADOPT_ANNOTATION) != "true":
-        raise ForeignResource(
-            f"AWS {resource.noun} {name} already exists and {owner.describe_foreign(current_tags)}; "
-            f"set the annotation {ADOPT_ANNOTATION}: \"true\" to take it over")
-    await ctx.gateway.set_tags(target, arn, current_tags, dict(tags))
-    return Created(arn=arn, created=False)
+        return failure_outcome(failure, f"reconciling AWS {resource.noun} {desired.name}")
+    if plan.state is not State.READY:
+        return Outcome(plan.state, plan.reason, plan.message, events=list(plan.events))
+    fields = {**plan.fields, "region": target.region}
+    for call, answer in zip(plan.calls, answers, strict=True):
+        if call.api == resource.create:
+            fields[resource.arn_field] = str(answer[resource.arn_member])
+    return Outcome(plan.state, plan.reason, plan.message, fields=fields, events=list(plan.events))
 
 
 def record_revision(history: Sequence[Mapping[str, Any]], entry: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -91,53 +184,6 @@ def record_revision(history: Sequence[Mapping[str, Any]], entry: Mapping[str, An
 def collectable(history: Sequence[Mapping[str, Any]], limit: int, in_use: Collection[str]) -> list[str]:
     """Names past the current revision plus ``limit`` retained ones that nothing uses: safe to delete."""
     return [str(h["name"]) for h in history[1 + limit:] if h.get("name") not in in_use]
-
-
-async def delete_revisions(ctx: ReconcileContext, target: AwsTarget, resource: ImmutableKind,
-                           names: Collection[str]) -> list[str]:
-    """Delete these AWS resources (already gone counts as deleted); return the names deleted."""
-    for name in names:
-        await ctx.gateway.delete(target, resource.delete, **{resource.name_member: name})
-    return list(names)
-
-
-async def reconcile_revision(ctx: ReconcileContext, obj: KubeObject, target: AwsTarget, resource: ImmutableKind,
-                             request: Mapping[str, Any], revision: str, in_use: Collection[str],
-                             history_extra: Mapping[str, Any], fields: Mapping[str, Any]) -> Outcome:
-    """Make the AWS revision of ``request`` exist, keep its history, collect old revisions nothing uses.
-
-    ``history_extra`` is recorded with the revision (a config's model names); ``fields`` are reported in status.
-    """
-    name = str(request[resource.name_member])
-    status = obj.status
-    events: list[EventRecord] = []
-    arn = str(status.get(resource.arn_field) or "")
-    try:
-        if status.get(resource.name_field) != name or not arn:
-            retained = any(h.get("name") == name for h in status.get("revisions") or ())
-            created = await ensure_revision(ctx, target, obj, resource, request, ctx.tags(obj), retained=retained)
-            arn = created.arn
-            if created.created:
-                events.append(EventRecord("Created", f"Created AWS {resource.noun} {name}"))
-        elif status.get("observedGeneration") != obj.generation:
-            # Same revision, other operator fields: the tags may be what changed.
-            current = await ctx.gateway.list_tags(target, arn)
-            await ctx.gateway.set_tags(target, arn, current, ctx.tags(obj))
-        history = record_revision(status.get("revisions") or [], {"name": name, "revision": revision,
-                                                                  **history_extra})
-        deleted = await delete_revisions(ctx, target, resource,
-                                         collectable(history, ctx.history_limit(obj), in_use))
-    except ForeignResource as foreign:
-        return Outcome.degraded("NotOwned", str(foreign))
-    except AwsFailure as failure:
-        return failure_outcome(failure, f"reconciling AWS {resource.noun} {name}")
-    if deleted:
-        events.append(EventRecord("GarbageCollected", f"Deleted old AWS {resource.noun}s {', '.join(deleted)}"))
-    return Outcome.ready(
-        "Available", f"AWS {resource.noun} {name} is available",
-        fields={resource.name_field: name, resource.arn_field: arn, "revision": revision, "region": target.region,
-                **fields, "revisions": [h for h in history if h["name"] not in deleted]},
-        events=events)
 
 
 async def finalize_revisions(ctx: ReconcileContext, obj: KubeObject, resource: ImmutableKind,
@@ -157,7 +203,8 @@ async def finalize_revisions(ctx: ReconcileContext, obj: KubeObject, resource: I
     if isinstance(target, Outcome):
         return target
     try:
-        await delete_revisions(ctx, target, resource, revisions)
+        await execute(ctx.gateway, target, [Call(resource.delete, {resource.name_member: name}, missing_ok=True)
+                                            for name in revisions])
     except AwsFailure as failure:
         return failure_outcome(failure, f"deleting AWS {resource.noun}s")
     done = f"Deleted AWS {resource.noun}s {', '.join(revisions)}"
