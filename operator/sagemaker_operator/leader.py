@@ -282,7 +282,7 @@ class LeaderElector:
                 await self._acquire()
                 await self._lead()
         finally:
-            await self._step_down("the election stopped")
+            await self._step_down("the election stopped", expected=True)
 
     async def _acquire(self) -> None:
         logger.info("leader election: %s is standing by for lease %s/%s", self.config.identity,
@@ -361,19 +361,20 @@ class LeaderElector:
         self._renewed_at = started
         return True
 
-    async def _step_down(self, why: str) -> None:
+    async def _step_down(self, why: str, *, expected: bool = False) -> None:
         self._renewed_at = None  # the fence closes first: nothing may act from here on
         if not self._acting:
             return
         self._acting = False
         LEADER.set(0)
-        logger.warning("leader election: %s stopped leading: %s", self.config.identity, why)
+        logger.log(logging.INFO if expected else logging.WARNING, "leader election: %s stopped leading lease %s/%s: %s",
+                   self.config.identity, self.config.namespace, self.config.name, why)
         await self._on_stopped()
 
     async def release(self) -> None:
         """Stop acting, then give the lease up if it is ours (ReleaseOnCancel), so a standby need not wait for it to
         expire. Errors are logged: the lease then simply expires."""
-        await self._step_down("it is shutting down")
+        await self._step_down("it is shutting down", expected=True)
         observation = self._observation
         if observation is None or observation.record is None or observation.record.holder != self.config.identity:
             return
