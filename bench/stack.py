@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -174,8 +175,12 @@ class Stack:
         metrics, liveness = free_port(), free_port()
         log = self.workdir / log_name
         env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig_path), **aws_env(self.emulator_url)}
+        # A lease of its own per start: the restart after a SIGKILL measures a restart, not the wait for the killed
+        # process's lease to expire.
         command = [sys.executable, "-m", "sagemaker_operator", "run", "--namespace", namespace,
-                   "--metrics-port", str(metrics), "--liveness-port", str(liveness), *args]
+                   "--metrics-port", str(metrics), "--liveness-port", str(liveness),
+                   f"--leader-election-id=bench-{uuid.uuid4().hex[:10]}", f"--leader-election-namespace={namespace}",
+                   *args]
         started = time.time()
         process = start_child(command, log, env=env)
         self.operator = OperatorProcess(process, metrics, liveness, log, started)

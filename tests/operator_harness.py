@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,17 @@ REGION = "us-east-1"
 FAST_POLLING = ["--poll-initial-seconds", "0.2", "--poll-max-seconds", "1"]
 
 
+def own_lease(namespace: str | None) -> list[str]:
+    """Arguments that give one operator process a Lease of its own (in ``namespace``, deleted with it).
+
+    Leader election is on by default; tests start operators with the same arguments, in parallel and one after
+    another (a restart after a SIGKILL), and with a shared lease each would wait for the previous one's to expire.
+    A fresh lease per process keeps them independent, with the election still in the path.
+    """
+    return [f"--leader-election-id=test-{uuid.uuid4().hex[:10]}",
+            *([f"--leader-election-namespace={namespace}"] if namespace else [])]
+
+
 def aws_env(emulator_url: str) -> dict[str, str]:
     """Environment that points every AWS client at the emulator."""
     return {"AWS_ENDPOINT_URL": emulator_url, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
@@ -35,7 +47,7 @@ def running_operator(kubeconfig: Path, emulator_url: str, namespace: str, log_pa
     """``sagemaker-operator run`` as a subprocess watching one namespace, until the block ends."""
     liveness = free_port()
     args = ["sagemaker_operator", "run", "--namespace", namespace, "--liveness-port", str(liveness),
-            "--metrics-port", str(free_port()), "--verbose", *FAST_POLLING, *(extra_args or [])]
+            "--metrics-port", str(free_port()), "--verbose", *FAST_POLLING, *own_lease(namespace), *(extra_args or [])]
     with operator_process(args, kubeconfig=kubeconfig, log_path=log_path, extra_env=aws_env(emulator_url)) as proc:
         def alive() -> bool:
             try:

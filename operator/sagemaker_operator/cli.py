@@ -73,10 +73,28 @@ def main() -> None:
 @click.option("--verbose", is_flag=True, help="Log more.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False, exists=True),
               help="Kubeconfig to use outside a cluster (default: in-cluster, then KUBECONFIG).")
+@click.option("--leader-elect/--no-leader-elect", default=True, show_default=True,
+              help="Act only while holding a Lease, so that several processes with the same arguments never act at "
+                   "once (the others stand by, watches and caches filled). --no-leader-elect: for one-off runs.")
+@click.option("--leader-election-namespace", metavar="NAMESPACE",
+              help="Namespace of the Lease. Default: the pod's (POD_NAMESPACE, else the service account's), "
+                   "else default.")
+@click.option("--leader-election-id", default="sagemaker-operator", show_default=True, metavar="NAME",
+              help="Name of the Lease: one per set of processes that must not act together (one per Helm release).")
+@click.option("--leader-election-lease-duration", type=click.IntRange(min=1), default=15, show_default=True,
+              help="Seconds a standby waits, after it last saw the lease renewed, before it takes the lease over.")
+@click.option("--leader-election-renew-deadline", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True,
+              help="Seconds after its last renewal at which a leader that could not renew stops acting; shorter "
+                   "than the lease duration, so it stops before another process may start.")
+@click.option("--leader-election-retry-period", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              show_default=True, help="Seconds between attempts to renew, or to acquire the lease.")
 def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync_seconds: float,
         tag_check_every: int, poll_initial_seconds: float, poll_max_seconds: float, workers: int,
         aws_retry_mode: str, aws_max_attempts: int, liveness_port: int, metrics_port: int,
-        watch_timeout_seconds: int, log_format: str, verbose: bool, kubeconfig: str | None) -> None:
+        watch_timeout_seconds: int, log_format: str, verbose: bool, kubeconfig: str | None, leader_elect: bool,
+        leader_election_namespace: str | None, leader_election_id: str, leader_election_lease_duration: int,
+        leader_election_renew_deadline: float, leader_election_retry_period: float) -> None:
     """Run the operator: reconcile SageMaker custom resources until stopped (SIGINT/SIGTERM)."""
     import logging
     import os
@@ -85,8 +103,19 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
     from prometheus_client import start_http_server
 
     import sagemaker_operator.handlers  # noqa: F401 - registers the kopf handlers
+    from sagemaker_operator.leader import ElectionConfig, default_identity, default_namespace
     from sagemaker_operator.metrics import REGISTRY
     from sagemaker_operator.reconcile.context import OperatorSettings
+
+    election: ElectionConfig | None = None
+    if leader_elect:
+        try:
+            election = ElectionConfig(
+                namespace=leader_election_namespace or default_namespace(), name=leader_election_id,
+                identity=default_identity(), lease_duration=leader_election_lease_duration,
+                renew_deadline=leader_election_renew_deadline, retry_period=leader_election_retry_period)
+        except ValueError as error:
+            raise click.UsageError(str(error)) from error
 
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig
@@ -113,7 +142,7 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
         liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
         memo=kopf.Memo(settings=settings, workers=workers, watch_server_timeout=watch_timeout_seconds,
                        namespaces=list(namespaces), aws_retry_mode=aws_retry_mode,
-                       aws_max_attempts=aws_max_attempts),
+                       aws_max_attempts=aws_max_attempts, leader_election=election),
     )
 
 

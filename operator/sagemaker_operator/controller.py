@@ -8,6 +8,10 @@ it, so a crash or a missed event is healed by the next pass. Waiting is a requeu
 
 One object is never reconciled by two workers at once; an object enqueued while it is being reconciled is run
 again right after.
+
+Under leader election (leader.py) the controller runs as a hot standby: the watches keep feeding :meth:`observe` and
+the queue, but the workers, and so every AWS call and Kubernetes write, run only between :meth:`start` (the lease
+was gained) and :meth:`pause` (it was lost).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sagemaker_operator.kube import Conflict, KubeUnavailable, KubeWriter
+from sagemaker_operator.leader import NotLeading
 from sagemaker_operator.metrics import ENDPOINTS_BY_STATUS, QUEUE_DEPTH, RECONCILE_SECONDS, RECONCILES
 from sagemaker_operator.reconcile.context import ReconcileContext
 from sagemaker_operator.reconcile.failures import RetryLater
@@ -203,23 +208,46 @@ class Controller:
             self.enqueue(ref)
         return len(refs)
 
+    @property
+    def running(self) -> bool:
+        """Whether the workers run (this process leads, or runs without leader election)."""
+        return bool(self._workers)
+
     def start(self) -> None:
-        """Start the workers on the running event loop."""
+        """Start the workers on the running event loop, and queue every object in the store.
+
+        Level-triggered: a process that (again) becomes the leader looks at everything once, since reconciles that
+        a lost lease cancelled, or requeues it dropped, are not in the queue any more.
+        """
+        if self._workers:
+            return
+        for ref in [o.ref for kind in self.reconcilers for o in self.ctx.store.of_kind(kind)]:
+            self.enqueue(ref)
         self._workers = [asyncio.create_task(self._worker(), name=f"reconcile-worker-{i}")
                          for i in range(self.worker_count)]
+
+    async def pause(self) -> None:
+        """Stop the workers but keep the store, the queue and the delayed requeues (the lease was lost: stand by).
+
+        A reconcile under way is cancelled; it is idempotent and runs again when this process leads again.
+        """
+        workers, self._workers = self._workers, []
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
 
     async def stop(self) -> None:
         """Stop the workers (a reconcile under way is cancelled; it is idempotent and will run again)."""
         for _, handle in self._delayed.values():
             handle.cancel()
         self._delayed.clear()
-        for task in self._workers:
-            task.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
-        self._workers = []
+        await self.pause()
 
     def healthy(self) -> dict[str, Any]:
-        """For the liveness probe: are the workers alive, and how much is waiting."""
+        """For the liveness probe: are the workers alive, and how much is waiting. A standby (no workers, by
+        design) is healthy: restarting it would gain nothing."""
+        if not self._workers:
+            return {"workers": 0, "standby": True, "queued": len(self._queued), "delayed": len(self._delayed)}
         alive = sum(1 for task in self._workers if not task.done())
         if alive < self.worker_count:
             raise RuntimeError(f"only {alive} of {self.worker_count} reconcile workers are alive")
@@ -269,6 +297,11 @@ class Controller:
             delay = self._backoff(ref)
             logger.warning("%s: AWS answered %s; retrying in %.0f s", ref, retry.failure, delay)
             self.enqueue(ref, delay)
+        except NotLeading:
+            # The lease ran out under this reconcile: the workers are being stopped, and start() queues every
+            # object again when this process leads again.
+            result = "not-leading"
+            logger.info("%s: not reconciled further: this process no longer leads", ref)
         except asyncio.CancelledError:
             raise
         except Exception:

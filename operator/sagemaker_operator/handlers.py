@@ -5,14 +5,18 @@ Loaded by ``sagemaker-operator run`` (which passes the operator's settings in ko
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import kopf
 
+from sagemaker_operator import __version__
 from sagemaker_operator.aws.clients import ClientFactory
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.controller import Controller, KindReconciler
 from sagemaker_operator.kube import KubeWriter, load_client_configuration
+from sagemaker_operator.leader import ElectionConfig, LeaderElector
+from sagemaker_operator.metrics import LEADER
 from sagemaker_operator.reconcile.context import OperatorSettings, ReconcileContext
 from sagemaker_operator.reconcile.endpoint import finalize_endpoint, reconcile_endpoint
 from sagemaker_operator.reconcile.endpoint_config import finalize_endpoint_config, reconcile_endpoint_config
@@ -42,7 +46,7 @@ RECONCILERS = {
 
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    """Configure kopf and start the reconcile workers."""
+    """Configure kopf, fill the store, and start the reconcile workers: at once, or when this process leads."""
     # Resources are resolved by discovery; the operator need not list CRDs or namespaces cluster-wide.
     settings.scanning.disabled = True
     # A watch that stops delivering without closing is restarted (stalled-watch protection).
@@ -52,28 +56,56 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.L
     settings.watching.connect_timeout = 30
     settings.posting.enabled = False  # the operator posts its own, deliberate events
     operator_settings: OperatorSettings = memo["settings"]
+    election: ElectionConfig | None = memo.get("leader_election")
+    api_client = load_client_configuration()
+    # The identity in the User-Agent: the API server's audit log then tells which replica made each request.
+    identity = election.identity if election else "no-leader-election"
+    api_client.user_agent = f"sagemaker-operator/{__version__} ({identity})"
+    elector: LeaderElector | None = None
+    fence = None
+    if election is not None:
+        elector = LeaderElector(api_client, election)
+        fence = elector.fence
     clients = ClientFactory(retry_mode=memo.get("aws_retry_mode", "standard"),
                             max_attempts=int(memo.get("aws_max_attempts", 5)))
-    gateway = SageMakerGateway(clients, max_concurrency=int(memo.get("aws_concurrency", 32)))
+    gateway = SageMakerGateway(clients, max_concurrency=int(memo.get("aws_concurrency", 32)), fence=fence)
     ctx = ReconcileContext(gateway=gateway, store=ObjectStore(), settings=operator_settings)
-    controller = Controller(ctx, KubeWriter(load_client_configuration()), RECONCILERS,
+    controller = Controller(ctx, KubeWriter(api_client, fence=fence), RECONCILERS,
                             workers=int(memo.get("workers", 8)))
     namespaces: list[str | None] = list(memo.get("namespaces") or []) or [None]
+    # Leader or not, the store is filled and kept current by the watches: a standby takes over without a relist.
     primed = await controller.prime(namespaces)
-    controller.start()
     memo["controller"] = controller
     memo["gateway"] = gateway
-    logger.info("sagemaker-operator started: cluster id %r, default region %r, resync every %.0f s, %d objects",
+    if elector is None:
+        LEADER.set(1)
+        controller.start()
+    else:
+        async def started() -> None:
+            controller.start()
+
+        memo["elector"] = elector
+        memo["election_task"] = asyncio.create_task(elector.run(started, controller.pause), name="leader-election")
+    logger.info("sagemaker-operator started: cluster id %r, default region %r, resync every %.0f s, %d objects, %s",
                 operator_settings.cluster_id, operator_settings.default_region, operator_settings.resync_seconds,
-                primed)
+                primed, f"leader election on lease {election.namespace}/{election.name} as {election.identity}"
+                if election else "without leader election")
 
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the workers and the AWS thread pool."""
+    """Stop the workers, release the lease (a standby takes over at once), stop the AWS thread pool."""
     controller: Controller | None = memo.get("controller")
+    elector: LeaderElector | None = memo.get("elector")
+    task: asyncio.Task[None] | None = memo.get("election_task")
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
     if controller is not None:
         await controller.stop()
+    if elector is not None:
+        # After the workers stopped: the lease must not be free while this process could still act.
+        await elector.release()
     gateway: SageMakerGateway | None = memo.get("gateway")
     if gateway is not None:
         gateway.close()
@@ -91,8 +123,18 @@ for _kind in RECONCILERS:
 
 @kopf.on.probe(id="reconcile-workers")
 def workers_alive(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
-    """Liveness: fails when a reconcile worker died, so Kubernetes restarts the operator."""
+    """Liveness: fails when a reconcile worker of the leader died, so Kubernetes restarts the operator. A standby
+    has no workers and is healthy."""
     controller: Controller | None = memo.get("controller")
     if controller is None:
         raise RuntimeError("the controller has not started")
     return controller.healthy()
+
+
+@kopf.on.probe(id="leader-election")
+def leadership(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+    """Who leads, in the probe payload (never a failure: a healthy standby is live)."""
+    elector: LeaderElector | None = memo.get("elector")
+    if elector is None:
+        return {"enabled": False, "leading": True}
+    return {"enabled": True, **elector.status()}

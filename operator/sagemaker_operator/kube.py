@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import kubernetes
@@ -52,11 +53,16 @@ def load_client_configuration() -> kubernetes.client.ApiClient:
 
 
 class KubeWriter:
-    """The operator's only writer to the Kubernetes API."""
+    """The operator's only writer to the Kubernetes API.
 
-    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+    ``fence``, under leader election, raises unless this process holds the lease; it is called right before every
+    write (in the thread that sends it), a second line behind the workers being stopped when the lease is lost.
+    """
+
+    def __init__(self, api_client: kubernetes.client.ApiClient, fence: Callable[[], None] | None = None) -> None:
         self._objects = kubernetes.client.CustomObjectsApi(api_client)
         self._core = kubernetes.client.CoreV1Api(api_client)
+        self._fence = fence
 
     async def patch_status(self, ref: ObjectRef, patch: dict[str, Any]) -> dict[str, Any]:
         """Merge-patch the status subresource; returns the object as the API server stored it."""
@@ -106,10 +112,19 @@ class KubeWriter:
 
     async def _call(self, ref: ObjectRef, what: str, method: Any, *args: Any,
                     conflicts: tuple[int, ...] = (404, 409), **kwargs: Any) -> dict[str, Any]:
-        try:
+        fence = self._fence
+        if fence is not None:
+            fence()
+
+        def send() -> Any:
+            if fence is not None:
+                fence()  # again at the last moment: the thread may have waited for a free slot
             # A deadline on every write: a connection that stops answering (a half-dead load balancer) must not
             # hold a worker forever.
-            result: Any = await asyncio.to_thread(method, *args, **kwargs, _request_timeout=WRITE_TIMEOUT)
+            return method(*args, **kwargs, _request_timeout=WRITE_TIMEOUT)
+
+        try:
+            result: Any = await asyncio.to_thread(send)
         except ApiException as error:
             if error.status in conflicts:
                 raise Conflict(f"{what} of {ref}: {error.status} {error.reason}") from error

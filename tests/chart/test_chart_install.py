@@ -32,7 +32,7 @@ from kubernetes.dynamic.exceptions import NotFoundError
 
 from sagemaker_emulator.server import EmulatorThread
 from sagemaker_operator.dev.cluster import free_port
-from tests.chart.test_chart_render import EXPECTED_RULES, rule_set
+from tests.chart.test_chart_render import EXPECTED_RULES, LEASE_RULES, rule_set
 from tests.chart.tools import CHART, HELMS, OLDEST_HELM, Helm, by_kind, helm, set_args
 from tests.conftest import KubeTarget
 from tests.crd_helpers import server_minor
@@ -320,6 +320,28 @@ def test_chart_identity_reconciles_a_full_endpoint_in_watched_namespaces(namespa
         assert namespaced_scenario.get(operation, 0) >= 1, namespaced_scenario
 
 
+def test_chart_identity_holds_its_lease_in_the_release_namespace_and_no_other(
+        namespaced_release: Release, namespaced_scenario: dict[str, int], admin_client: ApiClient,
+        watched: str) -> None:
+    """The scenario above ran under leader election with the chart's flags: the lease is the release's, in its
+    namespace, released at the operator's SIGTERM; the identity may not touch another lease or lease namespace."""
+    (deployment,) = by_kind(namespaced_release.documents, "Deployment")
+    name = deployment["metadata"]["name"]
+    assert f"--leader-election-id={name}" in namespaced_release.operator_args
+    assert f"--leader-election-namespace={namespaced_release.namespace}" in namespaced_release.operator_args
+    lease = kubernetes.client.CoordinationV1Api(admin_client).read_namespaced_lease(name, namespaced_release.namespace)
+    assert lease.spec.holder_identity is None and lease.spec.lease_transitions == 0, "not released on SIGTERM"
+    client = client_from_kubeconfig(namespaced_release.kubeconfig)
+    try:
+        leases = kubernetes.client.CoordinationV1Api(client)
+        assert _status(lambda: leases.read_namespaced_lease(name, namespaced_release.namespace)) == 200
+        assert _status(lambda: leases.read_namespaced_lease("kube-scheduler", namespaced_release.namespace)) == 403
+        assert _status(lambda: leases.read_namespaced_lease(name, watched)) == 403
+        assert _status(lambda: leases.create_namespaced_lease(watched, {"metadata": {"name": name}})) == 403
+    finally:
+        client.close()
+
+
 def test_chart_identity_reconciles_a_full_endpoint_cluster_wide(
         cluster_release: Release, admin_client: ApiClient, emulator: EmulatorThread, workdir: Path) -> None:
     assert "It reconciles SageMaker objects in all namespaces." in cluster_release.notes
@@ -407,7 +429,7 @@ def test_namespaced_identity_has_exactly_the_rules_it_needs(namespaced_release: 
     try:
         assert _rules(client, watched) == EXPECTED_RULES | default_rules
         assert _rules(client, other) == default_rules
-        assert _rules(client, namespaced_release.namespace) == default_rules
+        assert _rules(client, namespaced_release.namespace) == LEASE_RULES | default_rules
         custom = kubernetes.client.CustomObjectsApi(client)
         assert _status(lambda: custom.list_namespaced_custom_object(GROUP, VERSION, other, "sagemakerendpoints")) \
             == 403
@@ -424,7 +446,7 @@ def test_cluster_wide_identity_has_exactly_the_rules_it_needs(cluster_release: R
     anywhere = _create_namespace(admin_client, "anywhere")
     try:
         assert _rules(client, anywhere) == EXPECTED_RULES | default_rules
-        assert _rules(client, cluster_release.namespace) == EXPECTED_RULES | default_rules
+        assert _rules(client, cluster_release.namespace) == EXPECTED_RULES | LEASE_RULES | default_rules
         custom = kubernetes.client.CustomObjectsApi(client)
         assert _status(lambda: custom.list_cluster_custom_object(GROUP, VERSION, "sagemakerendpoints")) == 200
         _assert_refused_everything_else(cluster_release, anywhere)
@@ -528,7 +550,8 @@ def _release_lifecycle(installer: Helm, upgrader: Helm, kube: KubeTarget, admin:
                                         kubeconfig=kube.kubeconfig, timeout=180).stdout
         assert "It reconciles SageMaker objects in all namespaces." in installed_notes
         first = _manifest(installer, kube, name, namespace)
-        assert {d["kind"] for d in first} == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment"}
+        assert {d["kind"] for d in first} == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment",
+                                              "Role", "RoleBinding", "PodDisruptionBudget"}
         operation = "Apply" if installer.applies_server_side else "Update"
         _assert_applied(dynamic, first, name, namespace, operation)
         (account,) = by_kind(first, "ServiceAccount")

@@ -26,6 +26,8 @@ EXPECTED_RULES = {
     *((GROUP, f"{plural}/status", "patch") for plural in KINDS),
     ("", "events", "create"),
 }
+# The leader election's rules, in the release's namespace only (get and update limited to the lease's name).
+LEASE_RULES = {("coordination.k8s.io", "leases", verb) for verb in ("create", "get", "update")}
 
 
 def rule_set(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
@@ -101,11 +103,13 @@ def test_chart_crds_are_the_generated_ones(helm_tool: Helm, tmp_path: Path) -> N
 
 def test_default_values_run_cluster_wide_with_a_hardened_pod(helm_tool: Helm) -> None:
     documents = template(tool=helm_tool)
-    assert {d["kind"] for d in documents} == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment"}
+    assert {d["kind"] for d in documents} == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment",
+                                              "Role", "RoleBinding", "PodDisruptionBudget"}
     (deployment,) = by_kind(documents, "Deployment")
     spec = deployment["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
+    # A leader and a hot standby (test_chart_ha.py).
+    assert spec["replicas"] == 2
+    assert spec["strategy"]["type"] == "RollingUpdate"
     pod = spec["template"]["spec"]
     assert pod["serviceAccountName"] == "smo-sagemaker-operator"
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -150,8 +154,11 @@ def test_rendered_args_are_flags_the_operator_accepts(helm_tool: Helm) -> None:
 @pytest.mark.parametrize("namespaces", [[], ["team-a"], ["team-a", "team-b"]])
 def test_rbac_is_exactly_what_the_operator_uses(helm_tool: Helm, namespaces: list[str]) -> None:
     documents = template({"watchNamespaces": namespaces}, tool=helm_tool)
-    roles = by_kind(documents, "ClusterRole") + by_kind(documents, "Role")
-    bindings = by_kind(documents, "ClusterRoleBinding") + by_kind(documents, "RoleBinding")
+    # The leader election's Role on its Lease is checked by test_chart_ha.py.
+    roles = [r for r in by_kind(documents, "ClusterRole") + by_kind(documents, "Role")
+             if not r["metadata"]["name"].endswith("-leader-election")]
+    bindings = [b for b in by_kind(documents, "ClusterRoleBinding") + by_kind(documents, "RoleBinding")
+                if not b["metadata"]["name"].endswith("-leader-election")]
     if namespaces:
         assert not by_kind(documents, "ClusterRole") and not by_kind(documents, "ClusterRoleBinding")
         assert sorted(r["metadata"]["namespace"] for r in roles) == sorted(namespaces)
@@ -172,7 +179,7 @@ def test_rbac_is_exactly_what_the_operator_uses(helm_tool: Helm, namespaces: lis
 def test_rbac_can_be_left_to_the_user(helm_tool: Helm) -> None:
     documents = template({"rbac": {"create": False}, "serviceAccount": {"create": False, "name": "mine"}},
                          tool=helm_tool)
-    assert {d["kind"] for d in documents} == {"Deployment"}
+    assert {d["kind"] for d in documents} == {"Deployment", "PodDisruptionBudget"}
     assert by_kind(documents, "Deployment")[0]["spec"]["template"]["spec"]["serviceAccountName"] == "mine"
 
 
@@ -225,8 +232,8 @@ def test_irsa_annotation_is_on_the_service_account(helm_tool: Helm) -> None:
     ({"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "my-role"}}},
      "eks.amazonaws.com/role-arn: Does not match pattern",
      "at '/serviceAccount/annotations/eks.amazonaws.com~1role-arn': 'my-role' does not match pattern"),
-    ({"replicas": 2}, "Additional property replicas is not allowed",
-     "at '': additional properties 'replicas' not allowed"),
+    ({"replica": 2}, "Additional property replica is not allowed",
+     "at '': additional properties 'replica' not allowed"),
 ], ids=["region", "namespace-name", "namespaces-unique", "logFormat", "workers", "awsRetryMode", "resyncSeconds",
         "metrics.port", "pullPolicy", "irsa-role", "additional"])
 def test_bad_values_are_refused_with_a_message(helm_tool: Helm, values: dict[str, Any], gojsonschema_message: str,

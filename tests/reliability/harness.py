@@ -29,7 +29,17 @@ from kubernetes.client.exceptions import ApiException
 from sagemaker_emulator.server import EmulatorThread
 from sagemaker_operator.dev.cluster import free_port, start_child, stop_child
 from tests.helpers import pid_alive, wait_for
-from tests.operator_harness import FAST_POLLING, GROUP, PLURALS, VERSION, Objects, aws_env, config_spec, model_spec
+from tests.operator_harness import (
+    FAST_POLLING,
+    GROUP,
+    PLURALS,
+    VERSION,
+    Objects,
+    aws_env,
+    config_spec,
+    model_spec,
+    own_lease,
+)
 
 MODEL, CONFIG, ENDPOINT, IC = "SageMakerModel", "SageMakerEndpointConfig", "SageMakerEndpoint", \
     "SageMakerInferenceComponent"
@@ -86,6 +96,9 @@ class OperatorProcess:
                 "--metrics-port", str(self.metrics_port), *(["--verbose"] if self.verbose else []), *FAST_POLLING]
         for namespace in self.namespaces:
             args += ["--namespace", namespace]
+        # A fresh lease per start: a restart after a SIGKILL must not wait for the killed run's lease to expire.
+        # Tests of the election itself choose the lease in extra_args, which come later and win.
+        args += own_lease(self.namespaces[0] if self.namespaces else None)
         args += self.extra_args
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), **self.env}
         self.process = start_child(args, log, env=env)

@@ -75,3 +75,8 @@ Shared by the ClusterRole (all namespaces) and the per-namespace Roles (watchNam
   resources: ["events"]
   verbs: ["create"]
 {{- end }}
+
+{{/* The Lease of the leader election: leaderElection.id, else the release's full name (one lease per release). */}}
+{{- define "sagemaker-operator.leaseName" -}}
+{{- default (include "sagemaker-operator.fullname" .) .Values.leaderElection.id }}
+{{- end }}

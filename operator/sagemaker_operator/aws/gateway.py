@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,11 +24,29 @@ logger = logging.getLogger(__name__)
 
 
 class SageMakerGateway:
-    """The operator's AWS layer: one method per SageMaker (and Application Auto Scaling) operation it uses."""
+    """The operator's AWS layer: one method per SageMaker (and Application Auto Scaling) operation it uses.
 
-    def __init__(self, clients: ClientFactory | None = None, *, max_concurrency: int = 32) -> None:
+    ``fence``, under leader election, raises unless this process holds the lease. It is checked before each call
+    and, through botocore's ``before-send`` event, right before each HTTP request goes out (botocore's own retries
+    included), so a process that lost the lease sends nothing, whatever its workers were doing at that moment.
+    """
+
+    def __init__(self, clients: ClientFactory | None = None, *, max_concurrency: int = 32,
+                 fence: Callable[[], None] | None = None) -> None:
         self._clients = clients or ClientFactory()
         self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="aws")
+        self._fence = fence
+
+    def _client(self, service: str, target: AwsTarget) -> Any:
+        client = self._clients.client(service, target)
+        if self._fence is not None:
+            # Registered once per client (unique_id); an exception raised here ends the call unsent.
+            client.meta.events.register("before-send", self._before_send, unique_id="sagemaker-operator-fence")
+        return client
+
+    def _before_send(self, **_: Any) -> None:
+        assert self._fence is not None
+        self._fence()
 
     def close(self) -> None:
         """Stop the worker threads (waits for calls under way)."""
@@ -42,7 +61,9 @@ class SageMakerGateway:
         without a Degraded object. With an assumed role, an explicit deny gets the same one retry: revoking a role's
         active sessions makes AWS deny the old session's calls explicitly, and a new session may be allowed.
         """
-        client = self._clients.client(service, target)
+        if self._fence is not None:
+            self._fence()
+        client = self._client(service, target)
         try:
             return await self._call_once(client, target, operation, service, params)
         except AwsFailure as failure:
@@ -51,7 +72,7 @@ class SageMakerGateway:
             logger.info("AWS refused the credentials of %s (%s; region %s, role %s): resolving them afresh",
                         failure.operation, failure.code, target.region, target.role_arn or "default")
             self._clients.forget(target, stale=client)
-            return await self._call_once(self._clients.client(service, target), target, operation, service, params)
+            return await self._call_once(self._client(service, target), target, operation, service, params)
 
     async def _call_once(self, client: Any, target: AwsTarget, operation: str, service: str, params: dict[str, Any]
                          ) -> dict[str, Any]:

@@ -189,6 +189,18 @@ def write_kubeconfig(path: Path, document: dict[str, object]) -> Path:
     return path
 
 
+# Metadata (user, User-Agent, object, verb, times, response code) of every write; nothing of reads.
+_AUDIT_WRITES_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+    verbs: ["create", "update", "patch", "delete", "deletecollection"]
+  - level: None
+"""
+
+
 @dataclass
 class LocalCluster:
     """etcd + kube-apiserver on free loopback ports, with RBAC and token authentication.
@@ -201,6 +213,9 @@ class LocalCluster:
     binaries: ClusterBinaries | None = None
     kubernetes_version: str | None = None  # None: $SAGEMAKER_OPERATOR_KUBERNETES_VERSION, else the default
     startup_timeout: float = 60.0
+    # Write an audit log of every write request (who, with which User-Agent, what, when) to audit_log_path: for
+    # tests that must prove which process wrote (leader election).
+    audit_writes: bool = False
     server: str = field(default="", init=False)
     kubeconfig_path: Path = field(default=Path(), init=False)
     ca_pem: bytes = field(default=b"", init=False)
@@ -294,8 +309,14 @@ class LocalCluster:
         port = self._apiserver_port
         self.server = f"https://127.0.0.1:{port}"
         w = self.workdir
+        audit: list[str] = []
+        if self.audit_writes:
+            policy = w / "audit-policy.yaml"
+            policy.write_text(_AUDIT_WRITES_POLICY)
+            audit = [f"--audit-policy-file={policy}", f"--audit-log-path={self.audit_log_path}",
+                     "--audit-log-format=json"]
         self._apiserver = start_child([
-            str(self.binaries.kube_apiserver),
+            str(self.binaries.kube_apiserver), *audit,
             f"--etcd-servers={self._etcd_url}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={port}",
             # The insecure port was off by default from 1.20 and the flag went away in 1.24.
@@ -324,6 +345,12 @@ class LocalCluster:
         self._wait_ready()
         self.kubeconfig_path = write_kubeconfig(
             w / "kubeconfig", kubeconfig_document(self.server, self.ca_pem, self.admin_token, ADMIN_USER))
+
+    @property
+    def audit_log_path(self) -> Path:
+        """The audit log (JSON lines) when ``audit_writes`` is set."""
+        assert self.workdir is not None
+        return self.workdir / "audit.log"
 
     def stop_apiserver(self) -> None:
         """Stop kube-apiserver only (etcd keeps the data), e.g. to test how the operator rides out a restart."""
