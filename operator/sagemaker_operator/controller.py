@@ -26,7 +26,7 @@ from typing import Any
 
 from sagemaker_operator.kube import Conflict, KubeUnavailable, KubeWriter
 from sagemaker_operator.leader import NotLeading
-from sagemaker_operator.metrics import ENDPOINTS_BY_STATUS, QUEUE_DEPTH, RECONCILE_SECONDS, RECONCILES
+from sagemaker_operator.metrics import DEGRADED, ENDPOINTS_BY_STATUS, QUEUE_DEPTH, RECONCILE_SECONDS, RECONCILES
 from sagemaker_operator.reconcile.context import ReconcileContext
 from sagemaker_operator.reconcile.failures import RetryLater
 from sagemaker_operator.reconcile.objects import (
@@ -104,6 +104,7 @@ class Controller:
             previous = store.remove(obj.ref)
             self.ctx.forget(obj.ref)
             self._count_endpoint(previous, None)
+            self._count_degraded(previous, None)
             self._wake(self._dependents_of(previous or obj, claims=True))
             return
         current = store.get(obj.ref)
@@ -111,6 +112,7 @@ class Controller:
             return
         previous = store.put(obj)
         self._count_endpoint(previous, obj)
+        self._count_degraded(previous, obj)
         if previous is None or _essence(previous) != _essence(obj):
             self.enqueue(obj.ref)
         if previous is None or previous.status != obj.status or previous.spec != obj.spec or obj.deleting:
@@ -202,7 +204,11 @@ class Controller:
             for namespace in namespaces:
                 for body in await self.writer.list_objects(PLURALS[kind], namespace):
                     body.setdefault("kind", kind)
-                    self.ctx.store.put(KubeObject.from_body(body))
+                    obj = KubeObject.from_body(body)
+                    # Counted here: the watch then delivers the same objects, unchanged, and counts nothing.
+                    previous = self.ctx.store.put(obj)
+                    self._count_endpoint(previous, obj)
+                    self._count_degraded(previous, obj)
         refs = [ref for kind in self.reconcilers for ref in (o.ref for o in self.ctx.store.of_kind(kind))]
         for ref in refs:
             self.enqueue(ref)
@@ -362,3 +368,22 @@ class Controller:
             ENDPOINTS_BY_STATUS.labels(old).dec()
         if new is not None:
             ENDPOINTS_BY_STATUS.labels(new).inc()
+
+    @staticmethod
+    def _count_degraded(before: KubeObject | None, after: KubeObject | None) -> None:
+        """Keep the degraded-by-reason gauge current from watch events: the objects waiting for a person."""
+        def reason(obj: KubeObject | None) -> tuple[str, str] | None:
+            if obj is None:
+                return None
+            for condition in obj.status.get("conditions") or []:
+                if condition.get("type") == "Degraded" and condition.get("status") == "True":
+                    return obj.kind, str(condition.get("reason") or "Unknown")
+            return None
+
+        old, new = reason(before), reason(after)
+        if old == new:
+            return
+        if old is not None:
+            DEGRADED.labels(*old).dec()
+        if new is not None:
+            DEGRADED.labels(*new).inc()

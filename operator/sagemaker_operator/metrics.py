@@ -1,10 +1,17 @@
-"""Prometheus metrics of the operator, served on ``/metrics`` by ``sagemaker-operator run``."""
+"""Prometheus metrics of the operator, served on ``/metrics`` by ``sagemaker-operator run``.
+
+The chart's alerts and dashboard (charts/sagemaker-operator) name these metrics; tests/chart/test_monitoring.py
+scrapes a running operator and fails when one of those names is not served.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# process_resident_memory_bytes, process_cpu_seconds_total, process_open_fds...: the operator's own memory and CPU,
+# whoever scrapes it (the default registry has them, this one only when asked; they read /proc, Linux only).
+ProcessCollector(registry=REGISTRY)
 
 AWS_CALLS = Counter(
     "sagemaker_operator_aws_calls", "AWS API calls made by the operator, by operation and outcome.",
@@ -21,6 +28,10 @@ QUEUE_DEPTH = Gauge(
     "sagemaker_operator_queue_depth", "Objects waiting to be reconciled now.", registry=REGISTRY)
 ENDPOINTS_BY_STATUS = Gauge(
     "sagemaker_operator_endpoints", "Managed endpoints by their last seen SageMaker status.", ["status"],
+    registry=REGISTRY)
+DEGRADED = Gauge(
+    "sagemaker_operator_degraded",
+    "Objects whose Degraded condition is True (they wait for a person), by kind and reason.", ["kind", "reason"],
     registry=REGISTRY)
 K8S_WRITES = Counter(
     "sagemaker_operator_kubernetes_writes", "Writes to the Kubernetes API, by kind and what was written.",
