@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sagemaker_operator.api.kinds import kind_named
 from sagemaker_operator.kube import Conflict, KubeUnavailable, KubeWriter
 from sagemaker_operator.leader import NotLeading
 from sagemaker_operator.metrics import DEGRADED, ENDPOINTS_BY_STATUS, QUEUE_DEPTH, RECONCILE_SECONDS, RECONCILES
@@ -335,6 +336,9 @@ class Controller:
         # Which operator owns the object, for tools that see only the object (`kubectl sagemaker plan` derives the
         # same AWS names with it).
         new_status["clusterId"] = self.ctx.settings.cluster_id
+        # Every field written is declared in the kind's status model (and so in its CRD): an undeclared or
+        # mistyped field is a bug, refused here rather than pruned silently by the API server.
+        kind_named(obj.kind).status_model.model_validate(new_status)
         patch = status_patch(obj.status, new_status)
         if patch is not None and not outcome.finalized:
             # The answer goes into the store at once: the next reconcile must not act on the status before it.

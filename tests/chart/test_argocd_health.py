@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from sagemaker_operator.api.kinds import KINDS as API_KINDS
+from sagemaker_operator.api.kinds import kind_named
 from sagemaker_operator.status import Outcome, build_status
 from tests.chart.tools import REPO, require_argocd_health, require_lua
 
@@ -154,6 +155,9 @@ DEGRADED = Outcome.degraded("InvalidSpec", "spec.productionVariants[0].instanceT
 ])
 def test_health(engine: str, kind: str, generation: int, status: dict[str, Any] | None, expected: tuple[str, str],
                 tmp_path: Path) -> None:
+    if status is not None:
+        # Only statuses the operator can write (its typed status, which the CRD's schema is generated from).
+        kind_named(kind).status_model.model_validate(status)
     wanted = (expected[0], expected[1].format(kind=kind))
     assert health(engine, sample(kind, generation, status), tmp_path) == wanted
 

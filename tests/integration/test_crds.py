@@ -156,8 +156,10 @@ def test_unknown_spec_fields_are_pruned_not_refused(admin_client: ApiClient, nam
     assert created["spec"]["primaryContainer"]["image"] == spec["primaryContainer"]["image"]
 
 
-def test_status_keeps_unknown_fields_and_feeds_the_columns(kube: Any, admin_client: ApiClient, namespace: str,
-                                                           crds: list[str]) -> None:
+def test_status_is_typed_prunes_unknown_fields_and_feeds_the_columns(kube: Any, admin_client: ApiClient,
+                                                                     namespace: str, crds: list[str]) -> None:
+    """The status schema is generated from the operator's typed status: every field it writes is declared, so the
+    API server keeps those and prunes anything else."""
     _create(admin_client, namespace, ENDPOINT, "columns", {"endpointConfigName": "cfg"})
     status = {"endpointStatus": "InService", "endpointName": "columns", "futureField": {"x": 1},
               "conditions": [{"type": "Ready", "status": "True", "reason": "InService",
@@ -165,7 +167,8 @@ def test_status_keeps_unknown_fields_and_feeds_the_columns(kube: Any, admin_clie
     objects = kubernetes.client.CustomObjectsApi(admin_client)
     patched = objects.patch_namespaced_custom_object_status(
         GROUP, VERSION, namespace, ENDPOINT.plural, "columns", {"status": status})
-    assert patched["status"]["futureField"] == {"x": 1}
+    assert "futureField" not in patched["status"]
+    assert patched["status"]["endpointName"] == "columns"
     header, row = _kubectl(kube, "get", "smendpoint", "-n", namespace).splitlines()
     assert header.split() == ["NAME", "STATUS", "READY", "AWS", "NAME", "AGE"]
     assert row.split()[:4] == ["columns", "InService", "True", "columns"]
@@ -180,6 +183,15 @@ def test_refused_status_condition(admin_client: ApiClient, namespace: str, crds:
             {"status": {"conditions": [{"type": "Ready", "status": "Maybe"}]}})
     assert refused.value.status == 422
     assert "status.conditions.status" in unindexed(json.loads(refused.value.body)["message"])
+    # Deeper fields are typed too (the schema is generated from the typed status).
+    _create(admin_client, namespace, ENDPOINT, "typed", {"endpointConfigName": "cfg"})
+    with pytest.raises(ApiException) as refused:
+        objects.patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, ENDPOINT.plural, "typed",
+            {"status": {"lastDeployment": {"endpointConfigName": "c", "startedAt": "2026-11-21T10:00:00Z",
+                                           "outcome": "Maybe"}}})
+    assert refused.value.status == 422
+    assert "status.lastDeployment.outcome" in unindexed(json.loads(refused.value.body)["message"])
 
 
 def _kubectl(kube: Any, *args: str) -> str:

@@ -123,7 +123,7 @@ class Recorder:
                 return behaviour(obj, self.runs(obj.ref, step))
             if step == "finalize":
                 return Outcome.progressing("Deleted", "gone", finalized=True)
-            return Outcome.ready("Available", "ok", fields={"generationSeen": obj.generation})
+            return Outcome.ready("Available", "ok", fields={"revision": str(obj.generation)})
         finally:
             self.running -= 1
 

@@ -53,7 +53,6 @@ def crd(kind: Kind) -> dict[str, Any]:
                         "status": {
                             "type": "object",
                             "description": f"Observed state of the {kind.kind}, written by the operator.",
-                            "x-kubernetes-preserve-unknown-fields": True,
                             "properties": dict(kind.status),
                         },
                     },

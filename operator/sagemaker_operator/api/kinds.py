@@ -27,6 +27,14 @@ from sagemaker_operator.api.rules import (
     Rule,
 )
 from sagemaker_operator.api.shapes import Schema, SchemaStats, camel_name, service_model, shape_schema
+from sagemaker_operator.api.status_models import (
+    CommonStatus,
+    EndpointConfigStatus,
+    EndpointStatus,
+    InferenceComponentStatus,
+    ModelStatus,
+    status_schema,
+)
 
 GROUP = "sagemaker.operator.dev"
 VERSION = "v1alpha1"
@@ -91,31 +99,6 @@ COMMON_FIELDS: dict[str, Schema] = {
 }
 
 
-def _condition_schema() -> Schema:
-    return {
-        "type": "object",
-        "required": ["type", "status"],
-        "properties": {
-            "type": {"type": "string", "description": "Condition type, e.g. Ready."},
-            "status": {"type": "string", "enum": ["True", "False", "Unknown"],
-                       "description": "True, False or Unknown."},
-            "reason": {"type": "string", "description": "Machine-readable CamelCase reason of the last transition."},
-            "message": {"type": "string", "description": "Human-readable details."},
-            "observedGeneration": {"type": "integer", "format": "int64",
-                                   "description": "metadata.generation the condition was computed for."},
-            "lastTransitionTime": {"type": "string", "format": "date-time",
-                                   "description": "When status last changed."},
-        },
-    }
-
-
-def _status_field(description: str, type_: str = "string") -> Schema:
-    schema: Schema = {"type": type_, "description": description}
-    if type_ == "integer":
-        schema["format"] = "int64"
-    return schema
-
-
 @dataclass(frozen=True)
 class Overlay:
     """Operator changes to the generated schema at one place of the spec.
@@ -159,10 +142,16 @@ class Kind:
     operations: tuple[str, ...]  # AWS operations whose input members make up the spec; the first one creates
     excluded: Mapping[str, str]  # AWS member path (PascalCase, "[]" for list items) -> why it is not in the spec
     overlays: tuple[Overlay, ...] = ()
-    status: Mapping[str, Schema] = field(default_factory=dict)
+    status_model: type[CommonStatus] = CommonStatus  # the typed status (api/status_models.py)
     columns: tuple[PrinterColumn, ...] = ()
     rules: tuple[Rule, ...] = ()  # CEL rules in the CRD, and the operator's own copy of them (api/rules.py)
     immutable_name: ImmutableName | None = None  # the spec member naming the AWS resource, if the user may set it
+
+    @property
+    def status(self) -> Mapping[str, Schema]:
+        """The CRD's status properties, generated from :attr:`status_model`."""
+        properties: Mapping[str, Schema] = status_schema(self.status_model)["properties"]
+        return properties
 
     @property
     def singular(self) -> str:
@@ -319,22 +308,6 @@ def _objects(schema: Schema) -> list[Schema]:
     return found
 
 
-def _common_status(kind_specific: Mapping[str, Schema]) -> dict[str, Schema]:
-    return {
-        "observedGeneration": _status_field("metadata.generation the operator last acted on.", "integer"),
-        "clusterId": _status_field("The --cluster-id of the operator that manages this object (part of the AWS "
-                                   "names it derives and of its ownership tags)."),
-        "conditions": {
-            "type": "array", "items": _condition_schema(),
-            "description": "Current state: Ready (the AWS resource matches the spec and is usable), and more.",
-            "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"],
-        },
-        **kind_specific,
-    }
-
-
-_TAGS_DIGEST = _status_field("Digest of the tags (spec.tags plus ownership tags) the AWS resource was last given; "
-                              "a spec whose tags differ gets them applied on the next reconcile.")
 _DERIVED = "derived by the operator from metadata.name and a hash of the spec (<name>-<hash>), since the resource " \
            "is immutable in AWS and each change creates a new revision"
 _TAGS = "replaced by the spec's common tags map (key: value), converted to the AWS tag list"
@@ -346,11 +319,7 @@ MODEL = Kind(
     operations=("CreateModel",),
     excluded={"ModelName": _DERIVED, "Tags": _TAGS},
     overlays=(Overlay(add={"revisionHistoryLimit": revision_history_limit("model")}),),
-    status=_common_status({
-        "modelName": _status_field("Name of the current model revision in SageMaker."),
-        "modelArn": _status_field("ARN of the current model revision."),
-        "revision": _status_field("Hash of the spec that the current model revision was created from."),
-    }),
+    status_model=ModelStatus,
     columns=ready_columns(".status.modelName"),
 )
 
@@ -378,11 +347,7 @@ ENDPOINT_CONFIG = Kind(
         variant_overlay("productionVariants[]"),
         variant_overlay("shadowProductionVariants[]"),
     ),
-    status=_common_status({
-        "endpointConfigName": _status_field("Name of the current endpoint configuration revision in SageMaker."),
-        "endpointConfigArn": _status_field("ARN of the current endpoint configuration revision."),
-        "revision": _status_field("Hash of the spec that the current revision was created from."),
-    }),
+    status_model=EndpointConfigStatus,
     columns=ready_columns(".status.endpointConfigName"),
     rules=ENDPOINT_CONFIG_RULES,
 )
@@ -478,16 +443,7 @@ ENDPOINT = Kind(
     ),),
     rules=ENDPOINT_RULES,
     immutable_name=ENDPOINT_NAME,
-    status=_common_status({
-        "endpointName": _status_field("Name of the endpoint in SageMaker."),
-        "endpointArn": _status_field("ARN of the endpoint."),
-        "endpointStatus": _status_field("SageMaker's EndpointStatus (Creating, InService, Updating, Failed ...)."),
-        "failureReason": _status_field("SageMaker's FailureReason when the endpoint failed."),
-        "endpointUrl": _status_field("URL of the endpoint's InvokeEndpoint API."),
-        "currentEndpointConfigName": _status_field("Endpoint configuration the endpoint serves now."),
-        "desiredEndpointConfigName": _status_field("Endpoint configuration the endpoint is being moved to."),
-        "tagsDigest": _TAGS_DIGEST,
-    }),
+    status_model=EndpointStatus,
     columns=(
         PrinterColumn("Status", ".status.endpointStatus", description="SageMaker's endpoint status."),
         PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status', description="Ready condition."),
@@ -523,14 +479,7 @@ INFERENCE_COMPONENT = Kind(
         ),
         _component_spec_overlay("specification"),
     ),
-    status=_common_status({
-        "inferenceComponentName": _status_field("Name of the component in SageMaker."),
-        "inferenceComponentArn": _status_field("ARN of the component."),
-        "inferenceComponentStatus": _status_field("SageMaker's status of the component."),
-        "endpointName": _status_field("Endpoint that hosts the component."),
-        "failureReason": _status_field("SageMaker's FailureReason when the component failed."),
-        "tagsDigest": _TAGS_DIGEST,
-    }),
+    status_model=InferenceComponentStatus,
     columns=(
         PrinterColumn("Status", ".status.inferenceComponentStatus", description="SageMaker's component status."),
         PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status', description="Ready condition."),

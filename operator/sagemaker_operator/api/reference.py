@@ -62,7 +62,7 @@ def _rows(schema: Schema, path: str, required: bool) -> Iterator[tuple[str, str,
 
 
 def kind_section(kind: Kind) -> str:
-    """The reference of one kind: a table of every spec field."""
+    """The reference of one kind: a table of every spec field, its rules, and a table of every status field."""
     lines = [f"## {kind.kind}", "", f"`apiVersion: {API_VERSION}`, `kind: {kind.kind}`, short name "
              f"`{', '.join(kind.short_names)}`. {kind.description}", "",
              "| Field | Type | Required | Constraints | Description |", "|---|---|---|---|---|"]
@@ -79,6 +79,11 @@ def kind_section(kind: Kind) -> str:
     for rule in kind.all_rules:
         where = "spec" + (f".{rule.at}" if rule.at else "") + (f".{rule.field_path}" if rule.field_path else "")
         lines.append(f"- `{where}`: {rule.message}.")
+    lines += ["", "Status, written by the operator only:", "", "| Field | Type | Description |", "|---|---|---|"]
+    status: Schema = {"type": "object", "properties": dict(kind.status)}
+    for path, type_, _, _, description in _rows(status, "status", False):
+        if path != "status":
+            lines.append(f"| `{path}` | {_cell(type_)} | {_cell(description)} |")
     return "\n".join(lines)
 
 

@@ -9,6 +9,13 @@ import click
 from kubernetes.client.exceptions import ApiException
 
 from sagemaker_operator.api import rules
+from sagemaker_operator.api.status_models import (
+    AutoscalingStatus,
+    CommonStatus,
+    EndpointStatus,
+    InferenceComponentStatus,
+    parse,
+)
 from sagemaker_operator.plugin.common import OUTPUT_FORMATS, PluginError, Session, condition, emit, main, table, traffic
 from sagemaker_operator.reconcile.objects import (
     ENDPOINT,
@@ -36,26 +43,35 @@ def _components(session: Session) -> list[dict[str, Any]]:
     return items
 
 
-def _scaling_targets(status: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _scaling_targets(autoscaling: AutoscalingStatus | None) -> list[dict[str, Any]]:
     """The scalable targets the operator registered, as it recorded them in status."""
-    return [dict(t) for t in (status.get("autoscaling") or {}).get("targets") or []]
+    return [t.model_dump(by_alias=True) for t in autoscaling.targets] if autoscaling else []
+
+
+def _reasons(status: CommonStatus) -> tuple[str, str | None, str | None]:
+    """Ready's status, and the reason and message to show: Degraded's when it is True, else Ready's."""
+    ready, degraded = status.condition("Ready"), status.condition("Degraded")
+    shown = degraded if degraded is not None and degraded.status == "True" else ready
+    return (ready.status if ready else "Unknown", shown.reason if shown else None, shown.message if shown else None)
 
 
 def _component_view(component: Mapping[str, Any]) -> dict[str, Any]:
-    spec, status = component.get("spec", {}), component.get("status", {})
-    ready, degraded = condition(component, "Ready"), condition(component, "Degraded")
-    runtime = status.get("runtimeConfig") or {}
+    spec = component.get("spec", {})
+    status = parse(InferenceComponentStatus, component.get("status", {}))
+    ready, reason, _ = _reasons(status)
+    runtime = status.runtime_config
     return {
         "name": component["metadata"]["name"],
-        "awsName": status.get("inferenceComponentName") or spec.get("inferenceComponentName")
+        "awsName": status.inference_component_name or spec.get("inferenceComponentName")
         or component["metadata"]["name"],
-        "status": status.get("inferenceComponentStatus"),
-        "ready": ready.get("status", "Unknown"),
-        "reason": (degraded if degraded.get("status") == "True" else ready).get("reason"),
+        "status": status.inference_component_status,
+        "ready": ready,
+        "reason": reason,
         "variantName": spec.get("variantName"),
-        "models": list(status.get("modelNames") or []),
-        "copies": {"current": runtime.get("currentCopyCount"), "desired": runtime.get("desiredCopyCount")},
-        "autoscaling": _scaling_targets(status),
+        "models": list(status.model_names),
+        "copies": {"current": runtime.current_copy_count if runtime else None,
+                   "desired": runtime.desired_copy_count if runtime else None},
+        "autoscaling": _scaling_targets(status.autoscaling),
     }
 
 
@@ -80,22 +96,25 @@ def _chain(session: Session, endpoint: Mapping[str, Any],
            components: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """One endpoint with its config, models, retained revisions, inference components and scalable targets, as plain
     data."""
-    spec, status = endpoint.get("spec", {}), endpoint.get("status", {})
-    ready, degraded = condition(endpoint, "Ready"), condition(endpoint, "Degraded")
+    spec = endpoint.get("spec", {})
+    status = parse(EndpointStatus, endpoint.get("status", {}))
+    ready, reason, message = _reasons(status)
     view: dict[str, Any] = {
         "name": endpoint["metadata"]["name"],
-        "awsName": status.get("endpointName") or rules.ENDPOINT_NAME.of(spec, endpoint["metadata"]["name"]),
-        "region": status.get("region"),
-        "endpointStatus": status.get("endpointStatus"),
-        "ready": ready.get("status", "Unknown"),
-        "reason": (degraded if degraded.get("status") == "True" else ready).get("reason"),
-        "message": (degraded if degraded.get("status") == "True" else ready).get("message"),
-        "currentEndpointConfigName": status.get("currentEndpointConfigName"),
-        "desiredEndpointConfigName": status.get("desiredEndpointConfigName"),
-        "productionVariants": status.get("productionVariants") or [],
-        "lastDeployment": status.get("lastDeployment"),
-        "endpointUrl": status.get("endpointUrl"),
-        "autoscaling": _scaling_targets(status),
+        "awsName": status.endpoint_name or rules.ENDPOINT_NAME.of(spec, endpoint["metadata"]["name"]),
+        "region": status.region,
+        "endpointStatus": status.endpoint_status,
+        "ready": ready,
+        "reason": reason,
+        "message": message,
+        "currentEndpointConfigName": status.current_endpoint_config_name,
+        "desiredEndpointConfigName": status.desired_endpoint_config_name,
+        "productionVariants": [v.model_dump(by_alias=True, exclude_none=True)
+                               for v in status.production_variants or []],
+        "lastDeployment": status.last_deployment.model_dump(by_alias=True, exclude_none=True)
+        if status.last_deployment else None,
+        "endpointUrl": status.endpoint_url,
+        "autoscaling": _scaling_targets(status.autoscaling),
     }
     view["components"] = sorted((_component_view(c) for c in components if _hosted_on(c, endpoint, view["awsName"])),
                                 key=lambda c: str(c["name"]))

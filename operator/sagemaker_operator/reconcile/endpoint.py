@@ -18,10 +18,11 @@ from __future__ import annotations
 import datetime
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sagemaker_operator.api import kinds, rules
+from sagemaker_operator.api.status_models import EndpointStatus, parse
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.reconcile import autoscaling
 from sagemaker_operator.reconcile.actions import Call
@@ -35,10 +36,13 @@ from sagemaker_operator.reconcile.live import (
     ENDPOINT_RESOURCE,
     NO_SCALING,
     Decision,
+    LiveMemory,
     LiveResource,
     Scaling,
+    TableResult,
     delete_live,
     reconcile_live,
+    retry_value,
 )
 from sagemaker_operator.reconcile.model import WaitingForModel, is_ready
 from sagemaker_operator.reconcile.naming import valid_aws_name
@@ -77,15 +81,10 @@ class EndpointDesired:
 
 
 @dataclass(frozen=True)
-class EndpointMemory:
+class EndpointMemory(LiveMemory):
     """What the operator remembers between reconciles (kept in status)."""
 
-    known_arn: str | None = None
-    # Set while the operator itself deletes a failed endpoint to create it again: its absence is no drift.
-    recreating: bool = False
-    failed_config: str | None = None
-    deployment: Mapping[str, Any] | None = None
-    retry_requested: bool = False
+    failed_config: str | None = None  # the config whose deployment failed: not retried until asked
 
 
 @dataclass(frozen=True)
@@ -97,17 +96,11 @@ class Action:
 
 
 @dataclass(frozen=True)
-class EndpointPlan:
+class EndpointPlan(TableResult):
     """The decision: at most one action, the state to report, and what to remember."""
 
-    state: State
-    reason: str
-    message: str
     action: Action | None = None
-    poll: bool = False
     failed_config: str | None = None
-    deployment: Mapping[str, Any] | None = None
-    events: tuple[EventRecord, ...] = field(default=())
 
 
 def _now_iso() -> str:
@@ -337,14 +330,14 @@ def resolve_endpoint(ctx: ReconcileContext, obj: KubeObject) -> EndpointDesired:
 
 def memory_of(obj: KubeObject) -> EndpointMemory:
     """What the last reconciles left in status."""
-    status = obj.status
-    retry = obj.annotations.get(RETRY_ANNOTATION)
+    status = parse(EndpointStatus, obj.status)
+    deployment = status.last_deployment
     return EndpointMemory(
-        known_arn=status.get("endpointArn") or None,
-        recreating=bool(status.get("recreating")),
-        failed_config=status.get("failedEndpointConfigName") or None,
-        deployment=status.get("lastDeployment") or None,
-        retry_requested=bool(retry) and retry != status.get("observedRetry"),
+        known_arn=status.endpoint_arn or None,
+        recreating=bool(status.recreating),
+        failed_config=status.failed_endpoint_config_name or None,
+        deployment=deployment.model_dump(by_alias=True, exclude_none=True) if deployment else None,
+        retry_requested=retry_value(obj) is not None,
     )
 
 
@@ -361,22 +354,23 @@ def _variants_status(observed: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _status_variants_as_aws(status: Mapping[str, Any]) -> list[dict[str, Any]]:
-    keys = (("VariantName", "variantName"), ("DesiredWeight", "desiredWeight"), ("CurrentWeight", "currentWeight"),
-            ("DesiredInstanceCount", "desiredInstanceCount"), ("CurrentInstanceCount", "currentInstanceCount"))
+def _status_variants_as_aws(status: EndpointStatus) -> list[dict[str, Any]]:
     # Absent values stay absent (not None), so that the comparison falls back from desired to current.
-    return [{aws: v[camel] for aws, camel in keys if v.get(camel) is not None}
-            for v in status.get("productionVariants") or []]
+    return [{aws: value for aws, value in (("VariantName", v.variant_name), ("DesiredWeight", v.desired_weight),
+                                           ("CurrentWeight", v.current_weight),
+                                           ("DesiredInstanceCount", v.desired_instance_count),
+                                           ("CurrentInstanceCount", v.current_instance_count)) if value is not None}
+            for v in status.production_variants or []]
 
 
 def converged(obj: KubeObject, desired: EndpointDesired, memory: EndpointMemory) -> bool:
     """Whether status already says AWS matches ``desired``, so no AWS call is needed before the drift check."""
-    status = obj.status
-    if not (is_ready(obj) and status.get("endpointName") == desired.endpoint_name
-            and status.get("currentEndpointConfigName") == desired.config_name and not memory.retry_requested):
+    status = parse(EndpointStatus, obj.status)
+    if not (status.ready_for(obj.generation) and status.endpoint_name == desired.endpoint_name
+            and status.current_endpoint_config_name == desired.config_name and not memory.retry_requested):
         return False
-    if (status.get("autoscaling") or {}).get("digest", NO_SCALING) != (desired.scaling_digest if desired.scaling
-                                                                       else NO_SCALING):
+    recorded = status.autoscaling.digest if status.autoscaling else NO_SCALING
+    if recorded != (desired.scaling_digest if desired.scaling else NO_SCALING):
         return False
     return desired.variants is None or not _weights_drift(desired.variants, _status_variants_as_aws(status))
 

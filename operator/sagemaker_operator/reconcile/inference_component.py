@@ -20,10 +20,11 @@ import copy
 import datetime
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sagemaker_operator.api import kinds, rules
+from sagemaker_operator.api.status_models import InferenceComponentStatus, parse
 from sagemaker_operator.reconcile import autoscaling
 from sagemaker_operator.reconcile.actions import Call
 from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem, Waiting
@@ -31,12 +32,15 @@ from sagemaker_operator.reconcile.live import (
     COMPONENT_RESOURCE,
     NO_SCALING,
     Decision,
+    LiveMemory,
     LiveResource,
     Scaling,
+    TableResult,
     delete_live,
     reconcile_live,
+    retry_value,
 )
-from sagemaker_operator.reconcile.model import WaitingForModel, is_ready, resolved_model_name
+from sagemaker_operator.reconcile.model import WaitingForModel, resolved_model_name
 from sagemaker_operator.reconcile.naming import content_hash, valid_aws_name
 from sagemaker_operator.reconcile.objects import ENDPOINT, RETRY_ANNOTATION, KubeObject, ObjectRef
 from sagemaker_operator.status import EventRecord, Outcome, State
@@ -72,30 +76,20 @@ class ComponentDesired:
 
 
 @dataclass(frozen=True)
-class ComponentMemory:
+class ComponentMemory(LiveMemory):
     """What earlier reconciles left in status."""
 
-    known_arn: str | None = None
-    applied_digest: str | None = None
-    failed_digest: str | None = None
-    deployment: Mapping[str, Any] | None = None
-    retry_requested: bool = False
-    recreating: bool = False
+    applied_digest: str | None = None  # the specification AWS runs
+    failed_digest: str | None = None  # the specification whose update failed: not retried until asked
 
 
 @dataclass(frozen=True)
-class ComponentPlan:
+class ComponentPlan(TableResult):
     """The decision for one component."""
 
-    state: State
-    reason: str
-    message: str
     action: ComponentAction | None = None
-    poll: bool = False
     applied_digest: str | None = None
     failed_digest: str | None = None
-    deployment: Mapping[str, Any] | None = None
-    events: tuple[EventRecord, ...] = field(default=())
 
 
 def _now() -> str:
@@ -245,24 +239,25 @@ def resolve_component(ctx: ReconcileContext, obj: KubeObject) -> ComponentDesire
 
 def memory_of(obj: KubeObject) -> ComponentMemory:
     """What the last reconciles left in status."""
-    status = obj.status
-    retry = obj.annotations.get(RETRY_ANNOTATION)
+    status = parse(InferenceComponentStatus, obj.status)
+    deployment = status.last_deployment
     return ComponentMemory(
-        known_arn=status.get("inferenceComponentArn") or None,
-        applied_digest=status.get("specificationDigest") or None,
-        failed_digest=status.get("failedSpecificationDigest") or None,
-        deployment=status.get("lastDeployment") or None,
-        retry_requested=bool(retry) and retry != status.get("observedRetry"),
-        recreating=bool(status.get("recreating")),
+        known_arn=status.inference_component_arn or None,
+        applied_digest=status.specification_digest or None,
+        failed_digest=status.failed_specification_digest or None,
+        deployment=deployment.model_dump(by_alias=True, exclude_none=True) if deployment else None,
+        retry_requested=retry_value(obj) is not None,
+        recreating=bool(status.recreating),
     )
 
 
 def _converged(obj: KubeObject, desired: ComponentDesired, memory: ComponentMemory) -> bool:
-    status = obj.status
+    status = parse(InferenceComponentStatus, obj.status)
     scaling = autoscaling.digest(desired.scaling, desired.digest) if desired.scaling else NO_SCALING
-    copies = (status.get("runtimeConfig") or {}).get("desiredCopyCount")
-    return (is_ready(obj) and memory.applied_digest == desired.digest and not memory.retry_requested
-            and (status.get("autoscaling") or {}).get("digest", NO_SCALING) == scaling
+    copies = status.runtime_config.desired_copy_count if status.runtime_config else None
+    return (status.ready_for(obj.generation) and memory.applied_digest == desired.digest
+            and not memory.retry_requested
+            and (status.autoscaling.digest if status.autoscaling else NO_SCALING) == scaling
             and (desired.copy_count is None or copies == desired.copy_count))
 
 

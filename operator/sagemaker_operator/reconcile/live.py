@@ -85,6 +85,29 @@ class LiveFacts:
 
 
 @dataclass(frozen=True)
+class LiveMemory:
+    """What earlier passes left in status, as every live kind's decision table reads it."""
+
+    known_arn: str | None = None
+    # Set while the operator itself deletes a failed resource to create it again: its absence is no drift.
+    recreating: bool = False
+    deployment: Mapping[str, Any] | None = None  # the last change started, and how it ended
+    retry_requested: bool = False
+
+
+@dataclass(frozen=True)
+class TableResult:
+    """What a kind's decision table concludes, before the shared step adds ownership, autoscaling and tags."""
+
+    state: State
+    reason: str
+    message: str
+    poll: bool = False  # AWS is (or will be) working: look again soon
+    deployment: Mapping[str, Any] | None = None
+    events: tuple[EventRecord, ...] = ()
+
+
+@dataclass(frozen=True)
 class Decision:
     """What a kind's decision table concludes: at most one call on the resource itself, and its status fields."""
 
