@@ -8,6 +8,7 @@ written; readers (``kubectl sagemaker status``, the decisions that look at statu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
@@ -202,8 +203,13 @@ S = TypeVar("S", bound=CommonStatus)
 def parse(model: type[S], status: Mapping[str, Any]) -> S:
     """``status`` as read from the API server, as its kind's model. Fields this version does not declare (written by
     another version of the operator) are left out rather than refused: reading must not fail on them."""
-    known = {field.alias or name for name, field in model.model_fields.items()}
+    known = _aliases(model)
     return model.model_validate({k: v for k, v in status.items() if k in known})
+
+
+@functools.cache
+def _aliases(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(field.alias or name for name, field in model.model_fields.items())
 
 
 def status_schema(model: type[BaseModel]) -> Schema:
