@@ -141,7 +141,8 @@ def plan_transform(desired: TransformDesired, observed: Mapping[str, Any] | None
               "startTime": _iso(started_at) or None,
               "completionTime": _iso(observed.get("TransformEndTime")),
               "durationSeconds": _seconds(started_at, observed.get("TransformEndTime") or now)}
-    fields = {**base, **timing, "attempts": _attempts(memory, name, status, reason)}
+    attempts = _attempts(memory, name, status, reason)
+    fields = {**base, **timing, "attempts": attempts}
     if status == "InProgress":
         elapsed = _seconds(observed.get("CreationTime"), now)
         if desired.deadline_seconds is not None and elapsed is not None and elapsed > desired.deadline_seconds:
@@ -177,7 +178,7 @@ def plan_transform(desired: TransformDesired, observed: Mapping[str, Any] | None
             f"as {retry}", call=Call("CreateTransformJob", {"TransformJobName": retry, **desired.request}),
             poll=True,
             fields={**fields, "attempt": attempt + 1, "jobName": retry, "jobStatus": "InProgress",
-                    "attempts": [*fields["attempts"], {"name": retry, "jobStatus": "InProgress"}],
+                    "attempts": [*attempts, {"name": retry, "jobStatus": "InProgress"}],
                     "failureReason": why, "startTime": _iso(now), "completionTime": None, "durationSeconds": None},
             events=(EventRecord("Retrying", f"Transform job {name} failed ({why}): starting {retry}", warning=True),))
     message = f"transform job {name} {'failed' if status == 'Failed' else 'was stopped'}: {why}"
