@@ -16,14 +16,25 @@ The decision table (:func:`plan_transform`, pure):
 
 from __future__ import annotations
 
+import copy
 import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sagemaker_operator.reconcile.actions import Call
-from sagemaker_operator.reconcile.naming import AWS_NAME_MAX, sanitize
-from sagemaker_operator.status import EventRecord, State
+from sagemaker_operator.api import kinds
+from sagemaker_operator.api.convert import SpecError
+from sagemaker_operator.api.status_models import TransformJobStatus, parse
+from sagemaker_operator.aws.clients import AwsTarget
+from sagemaker_operator.aws.errors import AwsFailure
+from sagemaker_operator.reconcile.actions import Call, execute
+from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
+from sagemaker_operator.reconcile.failures import failure_outcome
+from sagemaker_operator.reconcile.model import WaitingForModel, resolved_model_name
+from sagemaker_operator.reconcile.naming import AWS_NAME_MAX, content_hash, sanitize
+from sagemaker_operator.reconcile.objects import KubeObject
+from sagemaker_operator.reconcile.ownership import as_aws_tags
+from sagemaker_operator.status import EventRecord, Outcome, State
 
 RUNNING = frozenset({"InProgress", "Stopping"})
 DEADLINE_EXCEEDED = "DeadlineExceeded"
@@ -46,6 +57,8 @@ class TransformDesired:
     request: Mapping[str, Any]  # CreateTransformJob without TransformJobName and Tags; ModelName resolved
     backoff_limit: int = 0
     deadline_seconds: int | None = None
+    waiting_for: str | None = None  # why no run can start yet (the model is not Ready); None: it can
+
 
     def name(self, attempt: int) -> str:
         """The AWS job name of ``attempt``."""
@@ -126,6 +139,8 @@ def plan_transform(desired: TransformDesired, observed: Mapping[str, Any] | None
     base = {"revision": desired.revision, "attempt": attempt, "jobName": name,
             "outputPath": str((desired.request.get("TransformOutput") or {}).get("S3OutputPath") or "") or None}
     if observed is None or observed_name != name:
+        if desired.waiting_for:
+            return TransformPlan(State.PROGRESSING, "WaitingForModel", desired.waiting_for, poll=False)
         started = _attempts(memory if same_run else TransformMemory(), name, "InProgress", None)
         return TransformPlan(
             State.PROGRESSING, "Starting", f"starting transform job {name}",
@@ -170,6 +185,9 @@ def plan_transform(desired: TransformDesired, observed: Mapping[str, Any] | None
                              events=(EventRecord("Failed", message, warning=True),))
     # Failed, or Stopped by someone else.
     why = reason or ("stopped outside the operator" if status == "Stopped" else "no reason given")
+    if status == "Failed" and attempt < desired.backoff_limit and desired.waiting_for:
+        return TransformPlan(State.PROGRESSING, "WaitingForModel", f"transform job {name} failed ({why}); the next "
+                             f"attempt waits: {desired.waiting_for}", fields=fields)
     if status == "Failed" and attempt < desired.backoff_limit:
         retry = desired.name(attempt + 1)
         return TransformPlan(
@@ -196,3 +214,132 @@ def name_to_observe(desired: TransformDesired, memory: TransformMemory) -> str |
         return memory.job_name
     return desired.name(0)
 
+
+
+# --- the step: resolve, observe, plan, act, report ---------------------------------------------------------------
+
+
+def resolve_transform(ctx: ReconcileContext, obj: KubeObject) -> TransformDesired:
+    """The run the spec asks for; raises SpecProblem (naming the field) or SpecError for bad input."""
+    spec = copy.deepcopy(dict(obj.spec))
+    ref = (spec.pop("modelRef", None) or {}).get("name")
+    literal = spec.get("modelName")
+    if bool(ref) == bool(literal):
+        raise SpecProblem("spec: set exactly one of modelRef and modelName")
+    # The model enters the hash by reference: a new revision of the model does not make a new run.
+    identity = kinds.TRANSFORM_JOB.request({**spec, "modelName": f"ref:{ref}" if ref else literal})
+    revision = content_hash({"owner": [ctx.settings.cluster_id, obj.namespace, obj.name], "request": identity})
+    waiting: str | None = None
+    model_name = str(literal or "")
+    if ref:
+        try:
+            model_name = resolved_model_name(ctx, obj.namespace, str(ref), "spec.modelRef.name")
+        except WaitingForModel as pending:
+            waiting = str(pending)
+    request = kinds.TRANSFORM_JOB.request({**spec, "modelName": model_name or "pending"})
+    deadline = spec.get("activeDeadlineSeconds")
+    return TransformDesired(object_name=obj.name, revision=revision, request=request,
+                            backoff_limit=int(spec.get("backoffLimit") or 0),
+                            deadline_seconds=int(deadline) if deadline is not None else None, waiting_for=waiting)
+
+
+def memory_of(obj: KubeObject) -> TransformMemory:
+    """What the last passes left in status."""
+    status = parse(TransformJobStatus, obj.status)
+    return TransformMemory(revision=status.revision, attempt=status.attempt or 0, job_name=status.job_name,
+                           finished=bool(status.finished), stopped_for_deadline=bool(status.stopped_for_deadline),
+                           attempts=tuple(a.model_dump(by_alias=True, exclude_none=True) for a in status.attempts))
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+async def plan_transform_pass(ctx: ReconcileContext, target: AwsTarget, obj: KubeObject, desired: TransformDesired
+                              ) -> TransformPlan:
+    """Observe the run that matters (at most one Describe; none for a finished run) and plan. Read-only."""
+    memory = memory_of(obj)
+    name = name_to_observe(desired, memory)
+    observed = await ctx.gateway.describe(target, "describe_transform_job", TransformJobName=name) if name else None
+    plan = plan_transform(desired, observed, memory, _now(), observed_name=name)
+    if plan.call is not None and plan.call.api == "CreateTransformJob":
+        plan = replace(plan, call=replace(plan.call, request={**plan.call.request,
+                                                              "Tags": as_aws_tags(ctx.tags(obj))}))
+    return plan
+
+
+async def _output_objects(ctx: ReconcileContext, target: AwsTarget, output_path: str) -> int | None:
+    """How many objects a finished run wrote (one ListObjectsV2 page per thousand); None when S3 does not say
+    (no permission: counting is a courtesy, not a reason to fail)."""
+    bucket, _, prefix = output_path.removeprefix("s3://").partition("/")
+    count, token = 0, None
+    try:
+        while True:
+            page = await ctx.gateway.call(target, "list_objects_v2", service="s3", Bucket=bucket, Prefix=prefix,
+                                          **({"ContinuationToken": token} if token else {}))
+            count += int(page.get("KeyCount", 0))
+            token = page.get("NextContinuationToken")
+            if not token:
+                return count
+    except AwsFailure as failure:
+        if failure.kind.retryable:
+            raise
+        return None
+
+
+async def reconcile_transform_job(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
+    """One step of a transform job: at most one Describe and one call, then the report."""
+    try:
+        target = await ctx.target(obj)
+        desired = resolve_transform(ctx, obj)
+    except (SpecProblem, SpecError) as problem:
+        return Outcome.degraded("InvalidSpec", str(problem), conditions={"Complete": False, "Failed": False})
+    try:
+        plan = await plan_transform_pass(ctx, target, obj, desired)
+        answers = await execute(ctx.gateway, target, [plan.call] if plan.call else [])
+        fields: dict[str, Any] = {"region": target.region, **plan.fields}
+        if plan.call is not None and plan.call.api == "CreateTransformJob":
+            fields["jobArn"] = answers[0].get("TransformJobArn")
+            fields["modelName"] = plan.call.request.get("ModelName")
+            fields["tagsDigest"] = ctx.tags_digest(obj)
+        if plan.complete and plan.fields.get("finished") and plan.fields.get("outputPath"):
+            fields["outputObjects"] = await _output_objects(ctx, target, str(plan.fields["outputPath"]))
+    except AwsFailure as failure:
+        return failure_outcome(failure, f"reconciling transform job {desired.name(memory_of(obj).attempt)}")
+    if plan.poll:
+        requeue: float | None = ctx.next_poll(obj.ref)
+    else:
+        # A finished run is a record: nothing to look at again until the spec changes.
+        ctx.stop_polling(obj.ref)
+        requeue = None
+    return Outcome(plan.state, plan.reason, plan.message, fields=fields, events=list(plan.events),
+                   requeue_after=requeue, conditions={"Complete": plan.complete, "Failed": plan.failed})
+
+
+async def finalize_transform_job(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
+    """Deleting the object stops a run in progress and waits until it has stopped (Retain leaves it running).
+    AWS keeps finished jobs as records; there is nothing to delete."""
+    memory = memory_of(obj)
+    if obj.spec.get("deletionPolicy") == "Retain":
+        return Outcome.progressing("Retained", "deletionPolicy is Retain: the run is left as it is", finalized=True)
+    if memory.finished or not memory.job_name:
+        return Outcome.progressing("Deleted", "no run in progress", finalized=True)
+    target = await ctx.deletion_step_target(obj)
+    if isinstance(target, Outcome):
+        return target
+    name = memory.job_name
+    try:
+        observed = await ctx.gateway.describe(target, "describe_transform_job", TransformJobName=name)
+        status = (observed or {}).get("TransformJobStatus")
+        if status not in RUNNING:
+            ctx.forget(obj.ref)
+            return Outcome.progressing("Deleted", f"transform job {name} is not running", finalized=True)
+        if status == "InProgress":
+            await execute(ctx.gateway, target, [Call("StopTransformJob", {"TransformJobName": name},
+                                                     missing_ok=True)])
+    except AwsFailure as failure:
+        return failure_outcome(failure, f"stopping transform job {name}")
+    return Outcome.progressing("Stopping", f"waiting for transform job {name} to stop",
+                               fields={"jobStatus": "Stopping"}, requeue_after=ctx.next_poll(obj.ref),
+                               events=[EventRecord("Stopping", f"Stopping transform job {name}: the object is "
+                                                               "being deleted")] if status == "InProgress" else [])
