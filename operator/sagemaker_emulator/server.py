@@ -56,6 +56,7 @@ from .runtime import RuntimeService
 from .sagemaker_ops import SageMakerService
 from .store import Store
 from .sts import StsService
+from .transform import TransformService
 from .validation import service_model, validate, validate_input, validate_output, validation_message
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,8 @@ class Emulator:
         self.sagemaker = SageMakerService(self.store, self.durations)
         self.rng = random.Random(self.config.seed)
         self.runtime = RuntimeService(self.sagemaker, self.rng)
+        self.transform = TransformService(self.sagemaker, self.moto, self.durations)
+        self.sagemaker.handlers.update(self.transform.handlers)
         self.autoscaling = AutoScalingService(self.sagemaker)
         self.sts = StsService(self.config.account_id)
         self.counters = Counters()
@@ -421,6 +424,7 @@ class EmulatorThread:
         create_seconds: float = 0.0,
         update_seconds: float = 0.0,
         delete_seconds: float = 0.0,
+        transform_seconds: float = 0.0,
         validate_responses: bool = True,
         seed: int | None = None,
     ) -> None:
@@ -429,7 +433,9 @@ class EmulatorThread:
             EmulatorConfig(
                 region=region,
                 account_id=account_id,
-                durations=Durations(create=create_seconds, update=update_seconds, delete=delete_seconds),
+                durations=Durations(
+                    create=create_seconds, update=update_seconds, delete=delete_seconds, transform=transform_seconds
+                ),
                 validate_responses=validate_responses,
                 seed=seed,
             )
