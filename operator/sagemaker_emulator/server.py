@@ -37,9 +37,10 @@ from aiohttp import web
 from .admin import AdminClient
 from .admin_api import PREFIX, Counters, Fault, handle_admin
 from .autoscaling import AutoScalingService
+from .data_flows import DataFlows, component_log_group, endpoint_log_group, instance_id
 from .lifecycle import Durations, now
 from .moto_services import SERVICES as MOTO_SERVICES
-from .moto_services import MotoServices, presigned_scope, virtual_host_bucket
+from .moto_services import MotoServices, S3Error, presigned_scope, virtual_host_bucket
 from .protocol import (
     AwsError,
     RequestContext,
@@ -92,6 +93,8 @@ class Emulator:
         self.runtime = RuntimeService(self.sagemaker, self.rng)
         self.transform = TransformService(self.sagemaker, self.moto, self.durations)
         self.sagemaker.handlers.update(self.transform.handlers)
+        self.flows = DataFlows(self.moto)
+        self.sagemaker.container_log = self.flows.logs
         self.autoscaling = AutoScalingService(self.sagemaker)
         self.sts = StsService(self.config.account_id)
         self.counters = Counters()
@@ -323,6 +326,8 @@ class Emulator:
                 target_variant=params.get("TargetVariant"),
                 component=params.get("InferenceComponentName"),
             )
+            answer = json.dumps(doc).encode()
+            self._after_invoke(ctx, endpoint_name, variant, doc, (body, params.get("ContentType", "")), answer)
             headers = {
                 "x-amzn-RequestId": ctx.request_id,
                 "Content-Type": "application/json",
@@ -330,9 +335,40 @@ class Emulator:
             }
             if params.get("CustomAttributes"):
                 headers["X-Amzn-SageMaker-Custom-Attributes"] = params["CustomAttributes"]
-            return web.Response(body=json.dumps(doc).encode(), status=200, headers=headers)
+            return web.Response(body=answer, status=200, headers=headers)
 
         return await self._run(ctx, rest_json_error, call)
+
+    def _after_invoke(
+        self,
+        ctx: RequestContext,
+        endpoint_name: str,
+        variant: str,
+        doc: dict[str, Any],
+        request: tuple[bytes, str],
+        answer: bytes,
+    ) -> None:
+        """An invocation's by-products: a container log line, and a capture file when it is sampled."""
+        ep = self.runtime.serving_endpoint(ctx, endpoint_name)
+        component = doc.get("inference_component")
+        if component:
+            group, stream_name = component_log_group(component), component
+        else:
+            group, stream_name = endpoint_log_group(ep.name), variant
+        instance = instance_id(ep.arn if not component else self.sagemaker.arn(ctx, "inference-component", component),
+                               stream_name)
+        self.flows.logs(ctx.account, ctx.region, group, f"{stream_name}/{instance}", ["POST /invocations 200"])
+        capture = (ep.fleet.config if ep.fleet else {}).get("DataCaptureConfig")
+        if not capture or not capture.get("EnableCapture", True):
+            return
+        if self.rng.random() * 100 >= float(capture.get("InitialSamplingPercentage", 0)):
+            return
+        try:
+            self.flows.capture(
+                ctx.account, ctx.region, capture, ep.name, variant, request, (answer, "application/json")
+            )
+        except Exception:
+            log.exception("could not write the capture file of %s", ep.name)
 
     def _invoke_async(self, ctx: RequestContext, params: dict[str, Any]) -> web.Response:
         ep = self.runtime.serving_endpoint(ctx, params["EndpointName"])
@@ -340,12 +376,29 @@ class Emulator:
         if not config:
             raise AwsError("ValidationError", f"Endpoint {ep.name} is not configured for asynchronous inference.")
         inference_id = params.get("InferenceId") or str(uuid.uuid4())
-        output = config["OutputConfig"].get("S3OutputPath", "s3://emulator-async-output").rstrip("/")
+        output_config = config["OutputConfig"]
+        output = output_config.get("S3OutputPath", "s3://emulator-async-output").rstrip("/")
+        failure_path = output_config.get("S3FailurePath")
         headers = {
             "x-amzn-RequestId": ctx.request_id,
             "Content-Type": "application/json",
             "X-Amzn-SageMaker-OutputLocation": f"{output}/{inference_id}.out",
         }
+        if failure_path:
+            headers["X-Amzn-SageMaker-FailureLocation"] = f"{failure_path.rstrip('/')}/{inference_id}-error.out"
+        # The request is answered at once (no queue): the result object exists when this call returns.
+        try:
+            body = self.flows.read(ctx.account, params["InputLocation"])
+        except S3Error as exc:
+            message = json.dumps({"message": f"Could not read the input at {params['InputLocation']}: {exc}"})
+            target = headers.get("X-Amzn-SageMaker-FailureLocation")
+            if target:
+                self.flows.write(ctx.account, ctx.region, target, message.encode())
+        else:
+            variant, doc = self.runtime.invoke(ctx, ep.name, body, component=params.get("InferenceComponentName"))
+            answer = json.dumps(doc).encode()
+            self._after_invoke(ctx, ep.name, variant, doc, (body, params.get("ContentType", "")), answer)
+            self.flows.write(ctx.account, ctx.region, headers["X-Amzn-SageMaker-OutputLocation"], answer)
         return web.Response(body=json.dumps({"InferenceId": inference_id}).encode(), status=202, headers=headers)
 
     async def _sts(self, request: web.Request) -> web.Response:
