@@ -133,6 +133,18 @@ def test_the_deadline_stops_a_run_and_deleting_a_running_job_stops_it(
         assert sagemaker.describe_transform_job(TransformJobName=job["status"]["jobName"])[
             "TransformJobStatus"] == "Stopped"
 
+        # A spec change while a run is in progress: the run is stopped, then the new one starts.
+        objects.create(JOB, "changed", job_spec(output="changed/"))
+        before = wait_for(lambda: (objects.get(JOB, "changed") or {}).get("status", {}).get("jobName"),
+                          timeout=30, what="the first run to start")
+        objects.patch(JOB, "changed", {"spec": job_spec(output="changed-2/")})
+        after = wait_for(lambda: ((objects.get(JOB, "changed") or {}).get("status", {}).get("jobName")
+                                  if (objects.get(JOB, "changed") or {}).get("status", {}).get("jobName") != before
+                                  else None), timeout=60, what="the new run to start")
+        assert sagemaker.describe_transform_job(TransformJobName=before)["TransformJobStatus"] == "Stopped"
+        assert sagemaker.describe_transform_job(TransformJobName=after)["TransformJobStatus"] == "InProgress"
+        objects.wait_events("changed", "Superseded")
+
         objects.create(JOB, "cancelled", job_spec(output="cancelled/"))
         running = wait_for(lambda: (objects.get(JOB, "cancelled") or {}).get("status", {}).get("jobName"),
                            timeout=30, what="the run to start")
