@@ -270,7 +270,11 @@ class ExampleRun:
                 aws_session_token=credentials["SessionToken"], region_name=region)
         runtime = session.client("sagemaker-runtime", endpoint_url=self.emulator_url)
         if target.asynchronous:
-            # The input would be uploaded to S3 first; the emulator needs none there (it has no S3).
+            # As on AWS: the input is uploaded to S3 first, and the result is written to S3.
+            s3 = session.client("s3", endpoint_url=self.emulator_url)
+            with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+                s3.create_bucket(Bucket="sagemaker-operator-dev")
+            s3.put_object(Bucket="sagemaker-operator-dev", Key=f"async-inputs/{target.endpoint}.json", Body=b"{}")
             accepted = runtime.invoke_endpoint_async(
                 EndpointName=target.endpoint, ContentType="application/json",
                 InputLocation=f"s3://sagemaker-operator-dev/async-inputs/{target.endpoint}.json")
