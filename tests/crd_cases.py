@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sagemaker_operator.api import rules
-from sagemaker_operator.api.kinds import ENDPOINT, ENDPOINT_CONFIG, INFERENCE_COMPONENT, MODEL, Kind
+from sagemaker_operator.api.kinds import ENDPOINT, ENDPOINT_CONFIG, INFERENCE_COMPONENT, MODEL, TRANSFORM_JOB, Kind
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 
@@ -58,6 +58,18 @@ VALID: dict[str, dict[str, Any]] = {
         "autoscaling": {"minCopies": 1, "maxCopies": 4, "policies": [{"policyName": "per-copy", "targetTracking": {
             "targetValue": 5.0, "predefinedMetricSpecification": {
                 "predefinedMetricType": "SageMakerInferenceComponentInvocationsPerCopy"}}}]},
+    },
+    TRANSFORM_JOB.kind: {
+        "modelRef": {"name": "scorer"},
+        "batchStrategy": "MultiRecord",
+        "maxPayloadInMB": 6,
+        "transformInput": {"dataSource": {"s3DataSource": {"s3DataType": "S3Prefix", "s3Uri": "s3://in/batch/"}},
+                           "contentType": "text/csv", "splitType": "Line"},
+        "transformOutput": {"s3OutputPath": "s3://out/batch/", "assembleWith": "Line"},
+        "transformResources": {"instanceType": "ml.m5.xlarge", "instanceCount": 1},
+        "dataProcessing": {"inputFilter": "$[1:]", "joinSource": "Input", "outputFilter": "$[0,-1]"},
+        "backoffLimit": 2,
+        "activeDeadlineSeconds": 3600,
     },
 }
 
@@ -206,6 +218,8 @@ RULE_BREAKS: list[RuleBreak] = [
     RuleBreak("component-no-endpoint", INFERENCE_COMPONENT, delete("endpointRef"), "spec", rules.ONE_ENDPOINT),
     RuleBreak("component-modelName-and-modelRef", INFERENCE_COMPONENT, set_value("specification.modelName", "m"),
               "spec.specification", rules.NOT_BOTH_MODELS),
+    RuleBreak("transform-both-models", TRANSFORM_JOB, set_value("modelName", "m"), "spec", rules.ONE_MODEL),
+    RuleBreak("transform-no-model", TRANSFORM_JOB, delete("modelRef"), "spec", rules.ONE_MODEL),
     RuleBreak("tag-key-aws-prefix", MODEL, set_value("tags", {"aws:owner": "me"}), "spec.tags", rules.TAG_KEYS),
     RuleBreak("tag-key-too-long", MODEL, set_value("tags", {"k" * 129: "v"}), "spec.tags", rules.TAG_KEYS),
     RuleBreak("tag-key-bad-character", MODEL, set_value("tags", {"a#b": "v"}), "spec.tags", rules.TAG_KEYS),

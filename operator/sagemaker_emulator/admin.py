@@ -182,9 +182,14 @@ class AdminClient:
         return result
 
     def set_durations(
-        self, create: float | None = None, update: float | None = None, delete: float | None = None
+        self,
+        create: float | None = None,
+        update: float | None = None,
+        delete: float | None = None,
+        transform: float | None = None,
     ) -> dict[str, float]:
         """Change lifecycle durations for operations started from now on."""
-        body = {k: v for k, v in (("create", create), ("update", update), ("delete", delete)) if v is not None}
+        pairs = (("create", create), ("update", update), ("delete", delete), ("transform", transform))
+        body = {k: v for k, v in pairs if v is not None}
         result: dict[str, float] = self._call("POST", "durations", body)
         return result

@@ -11,7 +11,7 @@
 ``GET|POST|DELETE faults`` fault injection per operation (or ``*`` for all)
 ``GET|POST alarms``        CloudWatch alarm states (``ALARM`` triggers auto-rollbacks)
 ``GET|POST|DELETE failures``  failure triggers for the next create/update/rollback
-``GET|POST durations``     lifecycle durations in seconds (``create``, ``update``, ``delete``)
+``GET|POST durations``     lifecycle durations in seconds (``create``, ``update``, ``delete``, ``transform``)
 =========================  ====================================================================
 """
 
@@ -29,6 +29,7 @@ from .sagemaker_ops import SageMakerService
 from .store import (
     ENDPOINT,
     INFERENCE_COMPONENT,
+    TRANSFORM_JOB,
     Endpoint,
     FailureTrigger,
     Fleet,
@@ -37,6 +38,7 @@ from .store import (
     ScalableTarget,
     ScalingPolicy,
     Store,
+    TransformJob,
 )
 from .sts import StsService
 
@@ -152,6 +154,8 @@ def describe_resource(emulator: EmulatorState, resource: Resource) -> dict[str, 
             failure_reason=resource.failure_reason,
             specification=resource.spec,
         )
+    elif isinstance(resource, TransformJob):
+        entry.update(status=resource.status, failure_reason=resource.failure_reason, outputs=list(resource.outputs))
     elif isinstance(resource, ScalableTarget):
         entry.update(
             resource_id=resource.resource_id,
@@ -227,8 +231,8 @@ async def handle_admin(emulator: EmulatorState, request: web.Request) -> web.Res
     if path == "failures":
         if method in ("POST", "PUT"):
             kind = body.get("resource", ENDPOINT)
-            if kind not in (ENDPOINT, INFERENCE_COMPONENT) or not isinstance(body.get("name"), str):
-                return _bad("expected {'resource': 'endpoint'|'inference-component', 'name': str, ...}")
+            if kind not in (ENDPOINT, INFERENCE_COMPONENT, TRANSFORM_JOB) or not isinstance(body.get("name"), str):
+                return _bad("expected {'resource': 'endpoint'|'inference-component'|'transform-job', 'name': str, ...}")
             operation = body.get("operation", "any")
             if operation not in ("create", "update", "any"):
                 return _bad("operation must be create, update or any")
@@ -260,7 +264,7 @@ async def handle_admin(emulator: EmulatorState, request: web.Request) -> web.Res
         return _credentials(emulator, method, body)
     if path == "durations":
         if method in ("POST", "PUT"):
-            for key in ("create", "update", "delete"):
+            for key in ("create", "update", "delete", "transform"):
                 if key in body:
                     value = body[key]
                     if not isinstance(value, (int, float)) or value < 0:

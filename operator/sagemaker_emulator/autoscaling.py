@@ -68,7 +68,14 @@ class AutoScalingService:
             "PutScalingPolicy": self.put_policy,
             "DescribeScalingPolicies": self.describe_policies,
             "DeleteScalingPolicy": self.delete_policy,
+            "DescribeScalingActivities": self.describe_activities,
         }
+
+    def describe_activities(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """DescribeScalingActivities: no scaling activity ever happens in the emulator (capacity changes only
+        through the SageMaker calls), so the answer is AWS's answer for a target without activities: an empty
+        list, for any namespace, resource or dimension."""
+        return {"ScalingActivities": []}
 
     def _check_resource(self, ctx: RequestContext, p: dict[str, Any]) -> None:
         if p["ServiceNamespace"] != "sagemaker":

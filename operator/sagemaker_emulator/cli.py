@@ -31,6 +31,13 @@ from .server import Emulator, EmulatorConfig, serve
 @click.option(
     "--delete-seconds", default=2.0, show_default=True, type=click.FloatRange(min=0), help="Deleting -> gone."
 )
+@click.option(
+    "--transform-seconds",
+    default=3.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Transform job InProgress -> Completed/Failed.",
+)
 @click.option("--validate-responses", is_flag=True, help="Check every response against botocore's output shapes.")
 @click.option("--seed", type=int, default=None, help="Seed for traffic routing and fault injection.")
 @click.option("--log-level", default="WARNING", show_default=True, help="Python logging level.")
@@ -42,16 +49,19 @@ def emulator(
     create_seconds: float,
     update_seconds: float,
     delete_seconds: float,
+    transform_seconds: float,
     validate_responses: bool,
     seed: int | None,
     log_level: str,
 ) -> None:
-    """Run the local SageMaker hosting emulator (SageMaker, Runtime, Auto Scaling, STS)."""
+    """Run the local SageMaker hosting emulator (SageMaker, Runtime, Auto Scaling, STS, S3, Logs, IAM)."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr)
     config = EmulatorConfig(
         region=region,
         account_id=account_id,
-        durations=Durations(create=create_seconds, update=update_seconds, delete=delete_seconds),
+        durations=Durations(
+            create=create_seconds, update=update_seconds, delete=delete_seconds, transform=transform_seconds
+        ),
         validate_responses=validate_responses,
         seed=seed,
     )

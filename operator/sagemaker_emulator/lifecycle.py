@@ -32,10 +32,12 @@ class Durations:
     create: float = 3.0
     update: float = 3.0
     delete: float = 2.0
+    # How long a transform job stays InProgress before it runs (Stopping lasts ``delete``).
+    transform: float = 3.0
 
     def as_dict(self) -> dict[str, float]:
         """JSON form used by the admin API."""
-        return {"create": self.create, "update": self.update, "delete": self.delete}
+        return {"create": self.create, "update": self.update, "delete": self.delete, "transform": self.transform}
 
 
 def now() -> float:

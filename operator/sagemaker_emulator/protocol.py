@@ -114,6 +114,23 @@ def rest_json_error(ctx: RequestContext | None, error: AwsError) -> web.Response
     )
 
 
+def s3_error(ctx: RequestContext | None, error: AwsError) -> web.Response:
+    """An S3 REST-XML error; S3 names throttling ``SlowDown`` (503) and expiry ``ExpiredToken``."""
+    code, status = error.code, error.status
+    if code == "ThrottlingException":
+        code, status = "SlowDown", 503
+    elif code == "ExpiredTokenException":
+        code = "ExpiredToken"
+    request_id = ctx.request_id if ctx else str(uuid.uuid4())
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{escape(code)}</Code>'
+        f"<Message>{escape(error.message)}</Message><RequestId>{request_id}</RequestId></Error>"
+    )
+    return web.Response(
+        body=body.encode(), status=status, headers={**_base_headers(ctx), "Content-Type": "application/xml"}
+    )
+
+
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 

@@ -53,6 +53,33 @@ def _input_value(body: bytes) -> Any:
         return base64.b64encode(body).decode()
 
 
+def answer_document(
+    body: bytes,
+    *,
+    endpoint: str | None,
+    endpoint_config: str | None,
+    variant: str | None,
+    model: str | None,
+    image: str | None,
+    inference_component: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """What the emulated model answers to ``body``: who served the request, and the input it read.
+
+    InvokeEndpoint and batch transform (one record at a time) answer with this document.
+    """
+    return {
+        "endpoint": endpoint,
+        "endpoint_config": endpoint_config,
+        "variant": variant,
+        "model": model,
+        "image": image,
+        "inference_component": inference_component,
+        **extra,
+        "input": _input_value(body),
+    }
+
+
 class RuntimeService:
     """Resolves which fleet/variant/component serves an invocation."""
 
@@ -86,15 +113,14 @@ class RuntimeService:
                 "SageMaker models."
             )
         fleet, variant = self._pick_variant(ep, fleet, other, target_variant)
-        doc = {
-            "endpoint": ep.name,
-            "endpoint_config": fleet.config_name,
-            "variant": variant.name,
-            "model": variant.model_name,
-            "image": variant.images[0] if variant.images else None,
-            "inference_component": None,
-            "input": _input_value(body),
-        }
+        doc = answer_document(
+            body,
+            endpoint=ep.name,
+            endpoint_config=fleet.config_name,
+            variant=variant.name,
+            model=variant.model_name,
+            image=variant.images[0] if variant.images else None,
+        )
         return variant.name, doc
 
     def serving_endpoint(self, ctx: RequestContext, endpoint_name: str) -> Endpoint:
@@ -160,13 +186,13 @@ class RuntimeService:
             model = store.get(ctx.account, ctx.region, MODEL, spec["ModelName"])
             if isinstance(model, Model):
                 image = (model.spec.get("PrimaryContainer") or {}).get("Image")
-        doc = {
-            "endpoint": ep.name,
-            "endpoint_config": ep.fleet.config_name if ep.fleet else None,
-            "variant": ic.variant_name,
-            "model": spec.get("ModelName"),
-            "image": image,
-            "inference_component": ic.name,
-            "input": _input_value(body),
-        }
+        doc = answer_document(
+            body,
+            endpoint=ep.name,
+            endpoint_config=ep.fleet.config_name if ep.fleet else None,
+            variant=ic.variant_name,
+            model=spec.get("ModelName"),
+            image=image,
+            inference_component=ic.name,
+        )
         return ic.variant_name, doc

@@ -57,6 +57,8 @@ from .store import (
 )
 
 Handler = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+# (account, region, log group, log stream, lines): where container log lines go (set by the server).
+LogWriter = Callable[[str, str, str, str, list[str]], None]
 
 KIND_LABEL = {
     MODEL: "model",
@@ -156,6 +158,7 @@ class SageMakerService:
     def __init__(self, store: Store, durations: Durations) -> None:
         self.store = store
         self.durations = durations
+        self.container_log: LogWriter | None = None
         self.handlers: dict[str, Handler] = {
             name[len("op_") :]: getattr(self, name) for name in dir(self) if name.startswith("op_")
         }
@@ -348,6 +351,33 @@ class SageMakerService:
         if trigger is None:
             return None
         return trigger.reason or f"Injected failure of {KIND_LABEL[kind]} {operation} by the emulator admin API."
+
+    def _log_deploy(self, resource: Endpoint | InferenceComponent, fleet: Fleet | None, failure: str | None) -> None:
+        """Container start-up lines (or the failure) of a fleet or component being deployed."""
+        if self.container_log is None:
+            return
+        if isinstance(resource, InferenceComponent):
+            group = f"/aws/sagemaker/InferenceComponents/{resource.name}"
+            streams = [(resource.name, self._image_of_component(resource))]
+        else:
+            group = f"/aws/sagemaker/Endpoints/{resource.name}"
+            streams = [(v.name, v.images[0] if v.images else None) for v in (fleet.variants if fleet else [])]
+        for name, image in streams:
+            instance = "i-" + hashlib.sha256(f"{resource.arn}/{name}".encode()).hexdigest()[:17]
+            lines = [f"Starting the model server (image {image or 'none'})"]
+            if failure is None:
+                lines += ["Model server started: listening on port 8080", "GET /ping 200"]
+            else:
+                lines += ["GET /ping 500", f"Container failed: {failure}"]
+            self.container_log(resource.account, resource.region, group, f"{name}/{instance}", lines)
+
+    def _image_of_component(self, ic: InferenceComponent) -> str | None:
+        image = (ic.spec.get("Container") or {}).get("Image")
+        if image is None and ic.spec.get("ModelName"):
+            model = self.store.get(ic.account, ic.region, MODEL, ic.spec["ModelName"])
+            images = model_images(model) if isinstance(model, Model) else []
+            image = images[0] if images else None
+        return cast(str | None, image)
 
     # -------------------------------------------------------------- Application Auto Scaling
     @staticmethod
@@ -624,6 +654,7 @@ class SageMakerService:
         ep.deployment = Deployment(kind=CREATE, started=t, finish_at=t + self.durations.create, failure=failure)
         self._apply_tags(ep, p.get("Tags"))
         self.store.put(ep)
+        self._log_deploy(ep, fleet, failure)
         return {"EndpointArn": ep.arn}
 
     def _variant_summary(self, ep: Endpoint, v: Variant, phase: str | None, started: float) -> dict[str, Any]:
@@ -728,6 +759,22 @@ class SageMakerService:
             raise validation_error(f'Cannot update failed endpoint "{ep.arn}".')
         raise validation_error(f'Cannot update in-progress endpoint "{ep.arn}".')
 
+    @staticmethod
+    def _refuse_kind_change(ep: Endpoint, new: Fleet) -> None:
+        """What AWS does not let an update change: an asynchronous endpoint stays asynchronous, and a real-time
+        (instance-based) endpoint cannot become serverless."""
+        old = ep.fleet
+        if old is None:
+            return
+        if old.config.get("AsyncInferenceConfig") and not new.config.get("AsyncInferenceConfig"):
+            raise validation_error("The AsyncInferenceConfig parameter cannot be removed from this endpoint")
+        instance_based = any(v.serverless is None for v in old.variants)
+        if instance_based and any(v.serverless is not None for v in new.variants):
+            raise validation_error(
+                f'Endpoint "{ep.arn}" is a real-time endpoint with instance-based variants: updating it to a '
+                "serverless endpoint configuration is not supported."
+            )
+
     def op_UpdateEndpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """UpdateEndpoint: blue/green or rolling deployment; the old fleet serves until the switch."""
         ep = self.endpoint(ctx, p["EndpointName"])
@@ -735,6 +782,7 @@ class SageMakerService:
         config = cast(EndpointConfig, self.require(ctx, ENDPOINT_CONFIG, p["EndpointConfigName"]))
         new, failure = self._fleet(ctx, config)
         self._refuse_instance_type_change(ep, new)
+        self._refuse_kind_change(ep, new)
         failure = self._failure_for(ctx, ENDPOINT, ep.name, "update") or failure
         old = ep.fleet
         if p.get("RetainAllVariantProperties") and old is not None:
@@ -755,6 +803,7 @@ class SageMakerService:
             deploy = ep.last_deployment_config
         total = sum(v.desired_count or 1 for v in new.variants)
         self._start_update(ep, {"fleet": new}, deploy, failure, total)
+        self._log_deploy(ep, new, failure)
         return {"EndpointArn": ep.arn}
 
     def op_UpdateEndpointWeightsAndCapacities(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -893,6 +942,7 @@ class SageMakerService:
         ic.deployment = Deployment(kind=CREATE, started=t, finish_at=t + self.durations.create, failure=failure)
         self._apply_tags(ic, p.get("Tags"))
         self.store.put(ic)
+        self._log_deploy(ic, None, failure)
         return {"InferenceComponentArn": ic.arn}
 
     @staticmethod

@@ -1,12 +1,14 @@
 """The aiohttp application: one port serves SageMaker, SageMaker Runtime, Application Auto
-Scaling, STS and the admin API.
+Scaling, STS, S3, CloudWatch Logs, IAM and the admin API.
 
 Dispatch order:
 
 1. ``/_emulator/...``: admin API (:mod:`admin_api`);
-2. ``X-Amz-Target: SageMaker.<Op>`` or ``AnyScaleFrontendService.<Op>``: JSON 1.1;
-3. ``POST /endpoints/{name}/invocations`` (and ``/async-invocations``): SageMaker Runtime;
-4. a form body (or query string) with ``Action=``: STS query protocol.
+2. a SigV4 credential scope (header or presigned query) naming ``s3``, ``logs`` or ``iam``, or an
+   unsigned request to a virtual-hosted bucket (``BUCKET.localhost``): moto (:mod:`moto_services`);
+3. ``X-Amz-Target: SageMaker.<Op>`` or ``AnyScaleFrontendService.<Op>``: JSON 1.1;
+4. ``POST /endpoints/{name}/invocations`` (and ``/async-invocations``): SageMaker Runtime;
+5. a form body (or query string) with ``Action=``: STS query protocol.
 
 The SigV4 ``Authorization`` header is parsed, never verified: its credential scope gives the
 caller's region, and an access key issued by AssumeRole gives the caller's role and account.
@@ -28,28 +30,34 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from aiohttp import web
 
 from .admin import AdminClient
 from .admin_api import PREFIX, Counters, Fault, handle_admin
 from .autoscaling import AutoScalingService
+from .data_flows import DataFlows, component_log_group, endpoint_log_group, instance_id
 from .lifecycle import Durations, now
+from .moto_services import SERVICES as MOTO_SERVICES
+from .moto_services import MotoServices, S3Error, presigned_scope, virtual_host_bucket
 from .protocol import (
     AwsError,
     RequestContext,
+    SigV4Scope,
     json_error,
     json_response,
     parse_authorization,
     query_error,
     query_response,
     rest_json_error,
+    s3_error,
 )
 from .runtime import RuntimeService
 from .sagemaker_ops import SageMakerService
 from .store import Store
 from .sts import StsService
+from .transform import TransformService
 from .validation import service_model, validate, validate_input, validate_output, validation_message
 
 log = logging.getLogger(__name__)
@@ -79,9 +87,14 @@ class Emulator:
         self.initial_durations = Durations(**self.config.durations.as_dict())
         self.durations = Durations(**self.config.durations.as_dict())
         self.store = Store()
+        self.moto = MotoServices()
         self.sagemaker = SageMakerService(self.store, self.durations)
         self.rng = random.Random(self.config.seed)
         self.runtime = RuntimeService(self.sagemaker, self.rng)
+        self.transform = TransformService(self.sagemaker, self.moto, self.durations)
+        self.sagemaker.handlers.update(self.transform.handlers)
+        self.flows = DataFlows(self.moto)
+        self.sagemaker.container_log = self.flows.logs
         self.autoscaling = AutoScalingService(self.sagemaker)
         self.sts = StsService(self.config.account_id)
         self.counters = Counters()
@@ -90,6 +103,7 @@ class Emulator:
     def reset(self) -> None:
         """Back to a freshly started server (same durations as at start-up)."""
         self.store.reset()
+        self.moto.reset()
         self.sts.reset()
         self.counters = Counters()
         self.faults.clear()
@@ -103,10 +117,20 @@ class Emulator:
         return app
 
     # ---------------------------------------------------------------------------- context
+    @staticmethod
+    def scope_of(request: web.Request) -> SigV4Scope | None:
+        """The SigV4 credential scope of the ``Authorization`` header, or of a presigned URL."""
+        scope = parse_authorization(request.headers.get("Authorization"))
+        if scope is None:
+            presigned = presigned_scope(request.query)
+            if presigned is not None:
+                scope = SigV4Scope(access_key=presigned[0], region=presigned[1], service=presigned[2])
+        return scope
+
     def context(self, request: web.Request, service: str, operation: str) -> RequestContext:
         """Identify the caller from the SigV4 credential scope."""
-        scope = parse_authorization(request.headers.get("Authorization"))
-        region = scope.region if scope else self.config.region
+        scope = self.scope_of(request)
+        region = scope.region if scope and scope.region else self.config.region
         access_key = scope.access_key if scope else ""
         ctx = RequestContext(
             service=service, operation=operation, region=region, account=self.config.account_id, access_key=access_key
@@ -165,6 +189,12 @@ class Emulator:
         """Route a request to the admin API or one of the emulated services."""
         if request.path.startswith(PREFIX):
             return await handle_admin(self, request)
+        scope = self.scope_of(request)
+        bucket_in_host = virtual_host_bucket(request.host)
+        if scope is not None and scope.service in MOTO_SERVICES:
+            return await self._moto(request, scope.service, bucket_in_host if scope.service == "s3" else None)
+        if scope is None and bucket_in_host is not None:
+            return await self._moto(request, "s3", bucket_in_host)
         target = request.headers.get("X-Amz-Target")
         if target:
             if request.method != "POST":
@@ -191,6 +221,44 @@ class Emulator:
             None,
             AwsError("UnknownOperationException", f"The emulator does not serve {request.method} {request.path}.", 404),
         )
+
+    async def _moto(self, request: web.Request, service: str, bucket_in_host: str | None) -> web.Response:
+        """S3, CloudWatch Logs and IAM: moto answers, with the emulator's identity, faults and counters."""
+        body = await request.read()
+        if service == "logs":
+            operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2] or UNKNOWN_OPERATION
+            write_error: ErrorWriter = json_error
+        elif service == "iam":
+            form = dict(request.query)
+            if body:
+                form.update({k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()})
+            operation = form.get("Action") or UNKNOWN_OPERATION
+            write_error = query_error
+        else:
+            operation = f"S3.{request.method}"
+            write_error = s3_error
+        ctx = self.context(request, service, operation)
+
+        async def call() -> web.Response:
+            status, headers, data = self.moto.dispatch(
+                service,
+                request.method,
+                request.raw_path,
+                request.headers,
+                body,
+                ctx.account,
+                ctx.region,
+                bucket_in_host,
+            )
+            head = request.method == "HEAD"
+            out = {k: v for k, v in headers.items() if k.lower() not in ("transfer-encoding", "content-length")}
+            response = web.Response(status=status, headers=out, body=None if head else data)
+            if head and "content-length" in {k.lower() for k in headers}:
+                length = next(v for k, v in headers.items() if k.lower() == "content-length")
+                response.headers["Content-Length"] = length
+            return response
+
+        return await self._run(ctx, write_error, call)
 
     async def _json_call(
         self,
@@ -258,6 +326,8 @@ class Emulator:
                 target_variant=params.get("TargetVariant"),
                 component=params.get("InferenceComponentName"),
             )
+            answer = json.dumps(doc).encode()
+            self._after_invoke(ctx, endpoint_name, variant, doc, (body, params.get("ContentType", "")), answer)
             headers = {
                 "x-amzn-RequestId": ctx.request_id,
                 "Content-Type": "application/json",
@@ -265,9 +335,40 @@ class Emulator:
             }
             if params.get("CustomAttributes"):
                 headers["X-Amzn-SageMaker-Custom-Attributes"] = params["CustomAttributes"]
-            return web.Response(body=json.dumps(doc).encode(), status=200, headers=headers)
+            return web.Response(body=answer, status=200, headers=headers)
 
         return await self._run(ctx, rest_json_error, call)
+
+    def _after_invoke(
+        self,
+        ctx: RequestContext,
+        endpoint_name: str,
+        variant: str,
+        doc: dict[str, Any],
+        request: tuple[bytes, str],
+        answer: bytes,
+    ) -> None:
+        """An invocation's by-products: a container log line, and a capture file when it is sampled."""
+        ep = self.runtime.serving_endpoint(ctx, endpoint_name)
+        component = doc.get("inference_component")
+        if component:
+            group, stream_name = component_log_group(component), component
+        else:
+            group, stream_name = endpoint_log_group(ep.name), variant
+        instance = instance_id(ep.arn if not component else self.sagemaker.arn(ctx, "inference-component", component),
+                               stream_name)
+        self.flows.logs(ctx.account, ctx.region, group, f"{stream_name}/{instance}", ["POST /invocations 200"])
+        capture = (ep.fleet.config if ep.fleet else {}).get("DataCaptureConfig")
+        if not capture or not capture.get("EnableCapture", True):
+            return
+        if self.rng.random() * 100 >= float(capture.get("InitialSamplingPercentage", 0)):
+            return
+        try:
+            self.flows.capture(
+                ctx.account, ctx.region, capture, ep.name, variant, request, (answer, "application/json")
+            )
+        except Exception:
+            log.exception("could not write the capture file of %s", ep.name)
 
     def _invoke_async(self, ctx: RequestContext, params: dict[str, Any]) -> web.Response:
         ep = self.runtime.serving_endpoint(ctx, params["EndpointName"])
@@ -275,12 +376,29 @@ class Emulator:
         if not config:
             raise AwsError("ValidationError", f"Endpoint {ep.name} is not configured for asynchronous inference.")
         inference_id = params.get("InferenceId") or str(uuid.uuid4())
-        output = config["OutputConfig"].get("S3OutputPath", "s3://emulator-async-output").rstrip("/")
+        output_config = config["OutputConfig"]
+        output = output_config.get("S3OutputPath", "s3://emulator-async-output").rstrip("/")
+        failure_path = output_config.get("S3FailurePath")
         headers = {
             "x-amzn-RequestId": ctx.request_id,
             "Content-Type": "application/json",
             "X-Amzn-SageMaker-OutputLocation": f"{output}/{inference_id}.out",
         }
+        if failure_path:
+            headers["X-Amzn-SageMaker-FailureLocation"] = f"{failure_path.rstrip('/')}/{inference_id}-error.out"
+        # The request is answered at once (no queue): the result object exists when this call returns.
+        try:
+            body = self.flows.read(ctx.account, params["InputLocation"])
+        except S3Error as exc:
+            message = json.dumps({"message": f"Could not read the input at {params['InputLocation']}: {exc}"})
+            target = headers.get("X-Amzn-SageMaker-FailureLocation")
+            if target:
+                self.flows.write(ctx.account, ctx.region, target, message.encode())
+        else:
+            variant, doc = self.runtime.invoke(ctx, ep.name, body, component=params.get("InferenceComponentName"))
+            answer = json.dumps(doc).encode()
+            self._after_invoke(ctx, ep.name, variant, doc, (body, params.get("ContentType", "")), answer)
+            self.flows.write(ctx.account, ctx.region, headers["X-Amzn-SageMaker-OutputLocation"], answer)
         return web.Response(body=json.dumps({"InferenceId": inference_id}).encode(), status=202, headers=headers)
 
     async def _sts(self, request: web.Request) -> web.Response:
@@ -359,6 +477,7 @@ class EmulatorThread:
         create_seconds: float = 0.0,
         update_seconds: float = 0.0,
         delete_seconds: float = 0.0,
+        transform_seconds: float = 0.0,
         validate_responses: bool = True,
         seed: int | None = None,
     ) -> None:
@@ -367,7 +486,9 @@ class EmulatorThread:
             EmulatorConfig(
                 region=region,
                 account_id=account_id,
-                durations=Durations(create=create_seconds, update=update_seconds, delete=delete_seconds),
+                durations=Durations(
+                    create=create_seconds, update=update_seconds, delete=delete_seconds, transform=transform_seconds
+                ),
                 validate_responses=validate_responses,
                 seed=seed,
             )

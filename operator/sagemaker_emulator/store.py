@@ -19,8 +19,9 @@ ENDPOINT = "endpoint"
 INFERENCE_COMPONENT = "inference-component"
 SCALABLE_TARGET = "scalable-target"
 SCALING_POLICY = "scaling-policy"
+TRANSFORM_JOB = "transform-job"
 
-SAGEMAKER_KINDS = (MODEL, ENDPOINT_CONFIG, ENDPOINT, INFERENCE_COMPONENT)
+SAGEMAKER_KINDS = (MODEL, ENDPOINT_CONFIG, ENDPOINT, INFERENCE_COMPONENT, TRANSFORM_JOB)
 
 
 def sagemaker_arn(region: str, account: str, kind: str, name: str) -> str:
@@ -111,6 +112,24 @@ class InferenceComponent(Resource):
 
 
 @dataclass(slots=True)
+class TransformJob(Resource):
+    """A batch transform job: InProgress until ``finish_at``, then it runs (once) and ends Completed or Failed;
+    StopTransformJob makes it Stopping until ``stop_at``, then Stopped."""
+
+    spec: dict[str, Any] = field(default_factory=dict)
+    status: str = "InProgress"
+    failure_reason: str | None = None
+    # Decided at create (model failure marker, admin trigger); takes effect when the job would have finished.
+    failure: str | None = None
+    finish_at: float = 0.0
+    stop_at: float | None = None
+    ended: float | None = None
+    instance_id: str = ""
+    model_spec: dict[str, Any] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class ScalableTarget(Resource):
     """An Application Auto Scaling scalable target (name = ``ResourceId|ScalableDimension``)."""
 
@@ -138,7 +157,7 @@ class ScalingPolicy(Resource):
 class FailureTrigger:
     """Admin-requested failure of the next matching operation on a named resource."""
 
-    kind: str  # ENDPOINT or INFERENCE_COMPONENT
+    kind: str  # ENDPOINT, INFERENCE_COMPONENT or TRANSFORM_JOB
     name: str
     operation: str  # "create", "update" or "any"
     reason: str

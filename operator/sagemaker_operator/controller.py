@@ -37,6 +37,7 @@ from sagemaker_operator.reconcile.objects import (
     INFERENCE_COMPONENT,
     MODEL,
     PLURALS,
+    TRANSFORM_JOB,
     KubeObject,
     ObjectRef,
     component_refs,
@@ -142,7 +143,11 @@ class Controller:
         store, ns = self.ctx.store, obj.namespace
         if obj.kind == MODEL:
             return ({c.ref for c in store.configs_referencing_model(ns, obj.name)}
-                    | {c.ref for c in store.components_using_model(ns, obj.name)})
+                    | {c.ref for c in store.components_using_model(ns, obj.name)}
+                    | {j.ref for j in store.transform_jobs_using_model(ns, obj.name)})
+        if obj.kind == TRANSFORM_JOB:
+            model = (obj.spec.get("modelRef") or {}).get("name")
+            return {ObjectRef(MODEL, ns, str(model))} if model else set()
         if obj.kind == INFERENCE_COMPONENT:
             endpoint, model = component_refs(obj.spec)
             return ({ObjectRef(ENDPOINT, ns, endpoint)} if endpoint else set()) | (

@@ -32,15 +32,18 @@ from sagemaker_operator.reconcile.objects import (
     INFERENCE_COMPONENT,
     MODEL,
     PLURALS,
+    TRANSFORM_JOB,
     VERSION,
     ObjectStore,
 )
+from sagemaker_operator.reconcile.transform_job import finalize_transform_job, reconcile_transform_job
 
 RECONCILERS = {
     MODEL: KindReconciler(reconcile_model, finalize_model),
     ENDPOINT_CONFIG: KindReconciler(reconcile_endpoint_config, finalize_endpoint_config),
     ENDPOINT: KindReconciler(reconcile_endpoint, finalize_endpoint),
     INFERENCE_COMPONENT: KindReconciler(reconcile_inference_component, finalize_inference_component),
+    TRANSFORM_JOB: KindReconciler(reconcile_transform_job, finalize_transform_job),
 }
 
 

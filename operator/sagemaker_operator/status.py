@@ -1,7 +1,8 @@
 """Status of every kind, written in one place: conditions in the Kubernetes convention, and the patch to send.
 
 Three conditions: ``Ready`` (AWS matches the spec and serves), ``Progressing`` (the operator is changing AWS or
-waiting for it) and ``Degraded`` (something needs a person: the message names the field or AWS's reason).
+waiting for it) and ``Degraded`` (something needs a person: the message names the field or AWS's reason); a kind
+may add its own (a transform job's ``Complete`` and ``Failed``, as batch/v1 Jobs have).
 ``lastTransitionTime`` changes only when a condition's status flips, so watchers are not woken by rewrites.
 """
 
@@ -42,6 +43,8 @@ class Outcome:
     events: list[EventRecord] = field(default_factory=list)
     requeue_after: float | None = None
     finalized: bool = False
+    # Conditions of the kind beyond the three every kind has (a job's Complete and Failed): type -> whether True.
+    conditions: dict[str, bool] = field(default_factory=dict)
 
     @classmethod
     def ready(cls, reason: str, message: str, **kwargs: Any) -> Outcome:
@@ -72,6 +75,7 @@ def conditions_for(outcome: Outcome, previous: list[Mapping[str, Any]], generati
         "Ready": outcome.state is State.READY,
         "Progressing": outcome.state is State.PROGRESSING,
         "Degraded": outcome.state is State.DEGRADED,
+        **outcome.conditions,
     }
     conditions = []
     for kind, active in wanted.items():

@@ -68,7 +68,10 @@ def test_pass_role_only_to_sagemaker_and_only_roles() -> None:
     sagemaker = [s for s in _statements() if any(a.startswith("sagemaker:") for a in _as_list(s["Action"]))]
     resources = {r for s in sagemaker for r in _as_list(s["Resource"])}
     assert resources == {"arn:aws:sagemaker:*:*:model/*", "arn:aws:sagemaker:*:*:endpoint-config/*",
-                         "arn:aws:sagemaker:*:*:endpoint/*", "arn:aws:sagemaker:*:*:inference-component/*"}
+                         "arn:aws:sagemaker:*:*:endpoint/*", "arn:aws:sagemaker:*:*:inference-component/*",
+                         "arn:aws:sagemaker:*:*:transform-job/*"}
+    jobs = [s for s in sagemaker if any("TransformJob" in a for a in _as_list(s["Action"]))]
+    assert {r for s in jobs for r in _as_list(s["Resource"])} == {"arn:aws:sagemaker:*:*:transform-job/*"}
     components = [s for s in sagemaker if any("InferenceComponent" in a for a in _as_list(s["Action"]))]
     assert {r for s in components for r in _as_list(s["Resource"])} == {
         "arn:aws:sagemaker:*:*:inference-component/*"}

@@ -65,7 +65,7 @@ def test_snapshot_reset_and_durations(sm: Any, admin: AdminClient) -> None:
     assert admin.snapshot() == {
         "resources": [],
         "alarms": {},
-        "durations": {"create": 0.0, "update": 0.0, "delete": 0.0},
+        "durations": {"create": 0.0, "update": 0.0, "delete": 0.0, "transform": 0.0},
     }
     assert admin.failures() == []
     assert admin.counters()["total"] == 0

@@ -1019,7 +1019,7 @@ def test_durations_change_at_run_time(sm: Any, admin: AdminClient) -> None:
     make_config(sm, "c", ("v", "m", 1.0, 1))
     sm.create_endpoint(EndpointName="fast", EndpointConfigName="c")
     assert describe(sm, "fast")["EndpointStatus"] == "InService"
-    assert admin.set_durations(create=30) == {"create": 30.0, "update": 0.0, "delete": 0.0}
+    assert admin.set_durations(create=30) == {"create": 30.0, "update": 0.0, "delete": 0.0, "transform": 0.0}
     sm.create_endpoint(EndpointName="slow", EndpointConfigName="c")
     assert describe(sm, "slow")["EndpointStatus"] == "Creating"
     admin.set_durations(create=0)  # only operations started afterwards change

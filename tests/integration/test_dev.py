@@ -160,6 +160,10 @@ def test_dev_examples_become_ready_answer_and_everything_stops_on_ctrl_c(dev: De
     for name in EXAMPLE_COMPONENTS:
         assert f"invoked assistants, component {name}: variant main answered (model {name}-" in text
     assert "invoked transcriber asynchronously: accepted, result at s3://my-bucket/async/transcriber/output/" in text
+    # The batch transform example: its input uploaded to the emulator's S3, the run complete, its output shown.
+    assert "uploaded 1 input object(s) to the emulator's S3" in text
+    assert "transform job churn-scores: Completed in" in text and "1 object(s) under s3://example-data/" in text
+    assert "customers.csv.out: c-1001," in text, text
     # 95/5 split: either variant may answer one request.
     assert any(line.startswith("invoked recommender: variant current answered (model recommender-v1-")
                or line.startswith("invoked recommender: variant candidate answered (model recommender-v2-")

@@ -65,11 +65,12 @@ Shared by the ClusterRole (all namespaces) and the per-namespace Roles (watchNam
 */}}
 {{- define "sagemaker-operator.rules" -}}
 - apiGroups: ["sagemaker.operator.dev"]
-  resources: ["sagemakermodels", "sagemakerendpointconfigs", "sagemakerendpoints", "sagemakerinferencecomponents"]
+  resources: ["sagemakermodels", "sagemakerendpointconfigs", "sagemakerendpoints", "sagemakerinferencecomponents",
+              "sagemakertransformjobs"]
   verbs: ["list", "watch", "patch"]
 - apiGroups: ["sagemaker.operator.dev"]
   resources: ["sagemakermodels/status", "sagemakerendpointconfigs/status", "sagemakerendpoints/status",
-              "sagemakerinferencecomponents/status"]
+              "sagemakerinferencecomponents/status", "sagemakertransformjobs/status"]
   verbs: ["patch"]
 - apiGroups: [""]
   resources: ["events"]

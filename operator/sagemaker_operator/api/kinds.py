@@ -23,6 +23,7 @@ from sagemaker_operator.api.rules import (
     ENDPOINT_RULES,
     INFERENCE_COMPONENT_NAME,
     INFERENCE_COMPONENT_RULES,
+    TRANSFORM_JOB_RULES,
     ImmutableName,
     Rule,
 )
@@ -33,6 +34,7 @@ from sagemaker_operator.api.status_models import (
     EndpointStatus,
     InferenceComponentStatus,
     ModelStatus,
+    TransformJobStatus,
     status_schema,
 )
 
@@ -490,7 +492,41 @@ INFERENCE_COMPONENT = Kind(
     immutable_name=INFERENCE_COMPONENT_NAME,
 )
 
-KINDS: tuple[Kind, ...] = (MODEL, ENDPOINT_CONFIG, ENDPOINT, INFERENCE_COMPONENT)
+TRANSFORM_JOB = Kind(
+    kind="SageMakerTransformJob", plural="sagemakertransformjobs", short_names=("smtransform",),
+    description="A SageMaker batch transform job (CreateTransformJob): a model run over a whole S3 dataset, with the "
+                "semantics of a batch/v1 Job. A changed spec is a new run; applying the same spec again never "
+                "starts a second one; a finished run is a record.",
+    operations=("CreateTransformJob",),
+    excluded={"TransformJobName": "derived by the operator from metadata.name and a hash of the request "
+                                  "(<name>-<hash>, -<attempt> for re-runs), so that each spec is one run",
+              "Tags": _TAGS},
+    overlays=(Overlay(
+        add={
+            "modelRef": object_ref("SageMakerModel", "The model the job runs; its current revision when the run "
+                                                     "starts (a later model change does not re-run the job)."),
+            "backoffLimit": {"type": "integer", "format": "int32", "minimum": 0, "maximum": 10, "default": 0,
+                             "description": "How many times a failed run is started again, each under a new "
+                                            "name (<name>-<hash>-<attempt>). Default 0."},
+            "activeDeadlineSeconds": {"type": "integer", "format": "int64", "minimum": 1,
+                                      "description": "A run still in progress after this long is stopped "
+                                                     "(StopTransformJob) and the job is Failed (DeadlineExceeded)."},
+        },
+        optional=("ModelName",),
+        descriptions={"modelName": "Name of an existing model in SageMaker. Exactly one of modelRef and modelName."},
+    ),),
+    status_model=TransformJobStatus,
+    columns=(
+        PrinterColumn("Status", ".status.jobStatus", description="SageMaker's transform job status."),
+        PrinterColumn("Complete", '.status.conditions[?(@.type=="Complete")].status',
+                      description="Complete condition."),
+        PrinterColumn("Duration", ".status.durationSeconds", "integer", "Seconds the current run took."),
+        PrinterColumn("AWS Name", ".status.jobName", description="Name of the current run in SageMaker."),
+    ),
+    rules=TRANSFORM_JOB_RULES,
+)
+
+KINDS: tuple[Kind, ...] = (MODEL, ENDPOINT_CONFIG, ENDPOINT, INFERENCE_COMPONENT, TRANSFORM_JOB)
 KINDS_BY_NAME: dict[str, Kind] = {kind.kind: kind for kind in KINDS}
 
 

@@ -23,6 +23,7 @@ Schema = dict[str, Any]
 NOT_BOTH_MODELS = "set modelRef or modelName, not both"
 ONE_ENDPOINT_CONFIG = "set exactly one of endpointConfigRef and endpointConfigName"
 ONE_ENDPOINT = "set exactly one of endpointRef and endpointName"
+ONE_MODEL = "set exactly one of modelRef and modelName"
 ONE_POLICY_TYPE = "set exactly one of targetTracking and stepScaling"
 SERVERLESS_XOR_INSTANCES = "a serverless variant (serverlessConfig) takes no instanceType or initialInstanceCount"
 UNIQUE_VARIANT_NAMES = "variant names must be unique across productionVariants and shadowProductionVariants"
@@ -181,6 +182,9 @@ ENDPOINT_RULES: tuple[Rule, ...] = (
     exactly_one("targetTracking", "stepScaling", ONE_POLICY_TYPE, "autoscaling[].policies[]"),
 )
 
+TRANSFORM_JOB_RULES: tuple[Rule, ...] = (
+    exactly_one("modelRef", "modelName", ONE_MODEL),
+)
 INFERENCE_COMPONENT_RULES: tuple[Rule, ...] = (
     exactly_one("endpointRef", "endpointName", ONE_ENDPOINT),
     not_both("modelName", "modelRef", "specification"),

@@ -200,6 +200,42 @@ class InferenceComponentStatus(CommonStatus):
 S = TypeVar("S", bound=CommonStatus)
 
 
+class TransformAttempt(_Status):
+    """One run of the job in AWS."""
+
+    name: str = Field(description="AWS name of the run.")
+    job_status: str = Field(description="Its TransformJobStatus when last seen.")
+    failure_reason: str | None = Field(None, description="Why it failed.")
+
+
+class TransformJobStatus(CommonStatus):
+    """Status of a SageMakerTransformJob."""
+
+    job_name: str | None = Field(None, description="AWS name of the current run: the object's name, a hash of the "
+                                                   "request and, for re-runs, the attempt.")
+    job_arn: str | None = Field(None, description="ARN of the current run.")
+    job_status: str | None = Field(None, description="SageMaker's TransformJobStatus (InProgress, Completed, Failed, "
+                                                     "Stopping, Stopped).")
+    failure_reason: str | None = Field(None, description="Why the run failed or was stopped.")
+    start_time: str | None = Field(None, description="When the current run started.",
+                                   json_schema_extra={"format": "date-time"})
+    completion_time: str | None = Field(None, description="When the current run ended.",
+                                        json_schema_extra={"format": "date-time"})
+    duration_seconds: int | None = Field(None, description="How long the current run took (so far).")
+    output_path: str | None = Field(None, description="S3OutputPath the run writes to.")
+    output_objects: int | None = Field(None, description="How many objects the run wrote under the output path.")
+    revision: str | None = Field(None, description="Hash of the request the run was started from.")
+    attempt: int | None = Field(None, description="Which attempt the current run is (0: the first).")
+    attempts: list[TransformAttempt] = Field(default_factory=list, description="Every run of this spec, oldest "
+                                                                               "first.")
+    finished: bool | None = Field(None, description="The run of this spec ended for good: it is a record and is not "
+                                                    "described again.")
+    stopped_for_deadline: bool | None = Field(None, description="The operator stopped the run: it ran past "
+                                                                "activeDeadlineSeconds.")
+    model_name: str | None = Field(None, description="AWS model the run uses.")
+    tags_digest: str | None = Field(None, description=_TAGS_DIGEST)
+
+
 def parse(model: type[S], status: Mapping[str, Any]) -> S:
     """``status`` as read from the API server, as its kind's model. Fields this version does not declare (written by
     another version of the operator) are left out rather than refused: reading must not fail on them."""
@@ -252,4 +288,5 @@ STATUS_MODELS: Mapping[str, type[CommonStatus]] = {
     "SageMakerEndpointConfig": EndpointConfigStatus,
     "SageMakerEndpoint": EndpointStatus,
     "SageMakerInferenceComponent": InferenceComponentStatus,
+    "SageMakerTransformJob": TransformJobStatus,
 }

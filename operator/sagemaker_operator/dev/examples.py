@@ -3,6 +3,7 @@ and inference component is Ready, then invoke each once on the emulator."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import time
@@ -58,6 +59,20 @@ def load_manifests(folder: Path) -> list[dict[str, Any]]:
     return documents
 
 
+def seed_objects(folder: Path) -> list[tuple[str, str, Path]]:
+    """(bucket, key, file) of every file an example keeps under ``s3/<bucket>/<key>``: its input data, uploaded to
+    the emulator's S3 before the manifests are applied."""
+    seeds = []
+    for root in sorted(folder.rglob("s3")):
+        if not root.is_dir():
+            continue
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            bucket, *key = path.relative_to(root).parts
+            if key:
+                seeds.append((bucket, "/".join(key), path))
+    return seeds
+
+
 def invocation_targets(endpoints: Sequence[Mapping[str, Any]], configs: Sequence[Mapping[str, Any]],
                        components: Sequence[Mapping[str, Any]]) -> list[InvocationTarget]:
     """What to invoke, given the SageMakerEndpoints to invoke and the namespace's configs and components.
@@ -110,10 +125,13 @@ class ExampleRun:
 
         if not folder.is_dir():
             raise DevError(f"--examples: no folder {folder} (run dev from a checkout of the repository)")
+        if self.emulator_url:
+            self._seed(folder)
         self.out.step(f"applying the manifests of {display_path(folder)}/")
         api = kubernetes.client.CustomObjectsApi(self.api)
         endpoints: list[str] = []
         components: list[str] = []
+        jobs: list[str] = []
         for document in load_manifests(folder):
             kind = KINDS_BY_NAME.get(document.get("kind", ""))
             if kind is None or document.get("apiVersion") != API_VERSION:
@@ -135,7 +153,10 @@ class ExampleRun:
                 endpoints.append(name)
             elif kind.kind == "SageMakerInferenceComponent":
                 components.append(name)
+            elif kind.kind == "SageMakerTransformJob":
+                jobs.append(name)
         rows, found = self._wait_examples_ready(api, endpoints, components)
+        self._report_jobs(api, jobs)
         if not self.emulator_url:
             return
         ready = [found[(ENDPOINT_ROW, row.name)] for row in rows if row.kind == ENDPOINT_ROW and row.is_ready]
@@ -147,6 +168,63 @@ class ExampleRun:
                 self.out.invoked(self._invoke(target))
             except Exception as error:  # one failed sample invocation is worth a line, not stopping the stack
                 self.out.warn(f"invoking {target.label} failed: {type(error).__name__}: {error}")
+
+    def _session(self) -> Any:
+        import boto3
+
+        return boto3.session.Session(aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                                     aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                                     region_name=self.region)
+
+    def _seed(self, folder: Path) -> None:
+        """Upload the examples' input data to the emulator's S3."""
+        seeds = seed_objects(folder)
+        if not seeds:
+            return
+        s3 = self._session().client("s3", endpoint_url=self.emulator_url)
+        for bucket in sorted({bucket for bucket, _, _ in seeds}):
+            with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+                s3.create_bucket(Bucket=bucket)
+        for bucket, key, path in seeds:
+            s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        self.out.step(f"uploaded {len(seeds)} input object(s) to the emulator's S3 "
+                      f"({', '.join(f's3://{b}/{k}' for b, k, _ in seeds)})")
+
+    def _report_jobs(self, api: Any, jobs: Sequence[str]) -> None:
+        """Wait until each transform job has ended, then say how, with the first lines of its output."""
+        from sagemaker_operator.api.kinds import GROUP, TRANSFORM_JOB, VERSION
+
+        pending, deadline = list(jobs), time.monotonic() + EXAMPLES_TIMEOUT
+        while pending:
+            for name in list(pending):
+                body = api.get_namespaced_custom_object(GROUP, VERSION, self.namespace, TRANSFORM_JOB.plural, name)
+                status = body.get("status") or {}
+                ended = {c.get("type") for c in status.get("conditions") or []
+                         if c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+                         and c.get("observedGeneration") == body["metadata"]["generation"]}
+                if ended:
+                    pending.remove(name)
+                    self._show_job(name, status)
+            if pending and time.monotonic() > deadline:
+                self.out.warn(f"transform job(s) {', '.join(pending)} did not end within {EXAMPLES_TIMEOUT:.0f} s")
+                return
+            if pending:
+                self.tick()
+                time.sleep(0.5)
+
+    def _show_job(self, name: str, status: Mapping[str, Any]) -> None:
+        output = str(status.get("outputPath") or "")
+        self.out.step(f"transform job {name}: {status.get('jobStatus')} in {status.get('durationSeconds')} s, "
+                      f"{status.get('outputObjects')} object(s) under {output}"
+                      + (f" ({status.get('failureReason')})" if status.get("failureReason") else ""))
+        if not self.emulator_url or not output.startswith("s3://") or status.get("jobStatus") != "Completed":
+            return
+        bucket, _, prefix = output.removeprefix("s3://").partition("/")
+        s3 = self._session().client("s3", endpoint_url=self.emulator_url)
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])[:1]:
+            lines = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode(errors="replace").splitlines()
+            self.out.step(f"  s3://{bucket}/{item['Key']}: " + " | ".join(lines[:3])
+                          + (" | ..." if len(lines) > 3 else ""))
 
     def _wait_examples_ready(self, api: Any, endpoints: Sequence[str], components: Sequence[str]
                              ) -> tuple[list[EndpointRow], dict[tuple[str, str], dict[str, Any]]]:
@@ -192,7 +270,11 @@ class ExampleRun:
                 aws_session_token=credentials["SessionToken"], region_name=region)
         runtime = session.client("sagemaker-runtime", endpoint_url=self.emulator_url)
         if target.asynchronous:
-            # The input would be uploaded to S3 first; the emulator needs none there (it has no S3).
+            # As on AWS: the input is uploaded to S3 first, and the result is written to S3.
+            s3 = session.client("s3", endpoint_url=self.emulator_url)
+            with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+                s3.create_bucket(Bucket="sagemaker-operator-dev")
+            s3.put_object(Bucket="sagemaker-operator-dev", Key=f"async-inputs/{target.endpoint}.json", Body=b"{}")
             accepted = runtime.invoke_endpoint_async(
                 EndpointName=target.endpoint, ContentType="application/json",
                 InputLocation=f"s3://sagemaker-operator-dev/async-inputs/{target.endpoint}.json")

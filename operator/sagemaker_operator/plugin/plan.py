@@ -31,11 +31,13 @@ from sagemaker_operator.reconcile.objects import (
     INFERENCE_COMPONENT,
     MODEL,
     PLURALS,
+    TRANSFORM_JOB,
     KubeObject,
     ObjectRef,
     ObjectStore,
 )
 from sagemaker_operator.reconcile.revisions import CONFIG_RESOURCE, MODEL_RESOURCE, ImmutableKind, plan_revision_pass
+from sagemaker_operator.reconcile.transform_job import TransformPlan, plan_transform_pass, resolve_transform
 from sagemaker_operator.status import State
 
 
@@ -45,7 +47,7 @@ class PlannedChange:
 
     kind: str
     name: str
-    action: str  # create, update, update-weights, update-copies, recreate, none, blocked, waiting
+    action: str  # create, update, update-weights, update-copies, recreate, run, stop, none, blocked, waiting
     details: str
     calls: tuple[str, ...] = ()  # API names of the AWS writes
 
@@ -117,15 +119,16 @@ def cluster_id_of(live: Sequence[KubeObject], explicit: str | None) -> str:
 
 
 def affected(store: ObjectStore, refs: Sequence[ObjectRef]) -> set[ObjectRef]:
-    """``refs`` and every object that depends on them: a model's configs and inference components, a config's
-    endpoints (what a change of theirs rolls out to)."""
+    """``refs`` and every object that depends on them: a model's configs, inference components and transform jobs,
+    a config's endpoints (what a change of theirs rolls out to)."""
     found = set(refs)
     pending = list(refs)
     while pending:
         ref = pending.pop()
         if ref.kind == MODEL:
             dependants = [*store.configs_referencing_model(ref.namespace, ref.name),
-                          *store.components_using_model(ref.namespace, ref.name)]
+                          *store.components_using_model(ref.namespace, ref.name),
+                          *store.transform_jobs_using_model(ref.namespace, ref.name)]
         elif ref.kind == ENDPOINT_CONFIG:
             dependants = store.endpoints_referencing_config(ref.namespace, ref.name)
         else:
@@ -153,7 +156,7 @@ def _ready_as(obj: KubeObject, **fields: Any) -> KubeObject:
                                 "conditions": [condition]})
 
 
-KINDS_IN_ORDER = (MODEL, ENDPOINT_CONFIG, ENDPOINT, INFERENCE_COMPONENT)
+KINDS_IN_ORDER = (MODEL, ENDPOINT_CONFIG, ENDPOINT, INFERENCE_COMPONENT, TRANSFORM_JOB)
 
 
 async def _plan(session: Session, manifests: list[KubeObject]) -> list[PlannedChange]:
@@ -200,6 +203,9 @@ async def _plan_object(ctx: ReconcileContext, obj: KubeObject) -> PlannedChange:
             # Dependants are planned against the revision this one will have.
             ctx.store.put(_ready_as(obj, **{resource.name_field: desired.name}))
             return _revision_change(obj, resource, desired.name, plan)
+        if obj.kind == TRANSFORM_JOB:
+            job = await plan_transform_pass(ctx, target, obj, resolve_transform(ctx, obj))
+            return _job_change(obj, job)
         live: LiveResource[Any] = ENDPOINT_LIVE if obj.kind == ENDPOINT else COMPONENT_LIVE
         wanted = live.resolve(ctx, obj)
     except (SpecProblem, SpecError) as problem:
@@ -262,6 +268,17 @@ def _live_change(obj: KubeObject, name: str, plan: Plan) -> PlannedChange:
         copies = request["DesiredRuntimeConfig"]["CopyCount"]
         return PlannedChange(obj.kind, obj.name, "update-copies", f"in place: {copies} copies", calls)
     return PlannedChange(obj.kind, obj.name, "recreate", plan.message, calls)
+
+
+def _job_change(obj: KubeObject, plan: TransformPlan) -> PlannedChange:
+    calls = (plan.call.api,) if plan.call else ()
+    if plan.call is not None and plan.call.api == "CreateTransformJob":
+        return PlannedChange(obj.kind, obj.name, "run", plan.message, calls)
+    if plan.call is not None:
+        return PlannedChange(obj.kind, obj.name, "stop", plan.message, calls)
+    if plan.reason == "WaitingForModel":
+        return PlannedChange(obj.kind, obj.name, "waiting", plan.message, calls)
+    return PlannedChange(obj.kind, obj.name, "none", plan.message, calls)
 
 
 # Calls around a resource's own change: tags and autoscaling.

@@ -14,6 +14,7 @@ from sagemaker_operator.api.status_models import (
     CommonStatus,
     EndpointStatus,
     InferenceComponentStatus,
+    TransformJobStatus,
     parse,
 )
 from sagemaker_operator.plugin.common import OUTPUT_FORMATS, PluginError, Session, condition, emit, main, table, traffic
@@ -24,6 +25,7 @@ from sagemaker_operator.reconcile.objects import (
     INFERENCE_COMPONENT,
     MODEL,
     PLURALS,
+    TRANSFORM_JOB,
     VERSION,
     component_refs,
     model_refs,
@@ -32,13 +34,18 @@ from sagemaker_operator.reconcile.objects import (
 
 def _components(session: Session) -> list[dict[str, Any]]:
     """Every SageMakerInferenceComponent of the namespace; none where the kind is not installed."""
+    return _optional_list(session, INFERENCE_COMPONENT)
+
+
+def _optional_list(session: Session, kind: str) -> list[dict[str, Any]]:
+    """Every object of ``kind`` in the namespace; none where the CRDs are of an operator version without it."""
     try:
         listing: Any = session.objects().list_namespaced_custom_object(GROUP, VERSION, session.namespace,
-                                                                       PLURALS[INFERENCE_COMPONENT])
+                                                                       PLURALS[kind])
     except ApiException as error:
-        if error.status == 404:  # CRDs of an operator version without inference components
+        if error.status == 404:
             return []
-        raise PluginError(f"listing {PLURALS[INFERENCE_COMPONENT]}: {error.status} {error.reason}") from error
+        raise PluginError(f"listing {PLURALS[kind]}: {error.status} {error.reason}") from error
     items: list[dict[str, Any]] = listing["items"]
     return items
 
@@ -73,6 +80,63 @@ def _component_view(component: Mapping[str, Any]) -> dict[str, Any]:
                    "desired": runtime.desired_copy_count if runtime else None},
         "autoscaling": _scaling_targets(status.autoscaling),
     }
+
+
+def _job_view(job: Mapping[str, Any]) -> dict[str, Any]:
+    """A transform job: its current run, how it ended, its attempts and its output."""
+    spec = job.get("spec", {})
+    status = parse(TransformJobStatus, job.get("status", {}))
+    _, reason, message = _reasons(status)
+    complete, failed = status.condition("Complete"), status.condition("Failed")
+    return {
+        "name": job["metadata"]["name"],
+        "awsName": status.job_name,
+        "jobStatus": status.job_status,
+        "complete": complete.status if complete else "Unknown",
+        "failed": failed.status if failed else "Unknown",
+        "reason": reason,
+        "message": message,
+        "model": (spec.get("modelRef") or {}).get("name") or spec.get("modelName"),
+        "modelName": status.model_name,
+        "attempts": [a.model_dump(by_alias=True, exclude_none=True) for a in status.attempts],
+        "backoffLimit": int(spec.get("backoffLimit") or 0),
+        "startTime": status.start_time,
+        "completionTime": status.completion_time,
+        "durationSeconds": status.duration_seconds,
+        "outputPath": status.output_path,
+        "outputObjects": status.output_objects,
+        "failureReason": status.failure_reason,
+    }
+
+
+def _jobs(session: Session, output: str, name: str | None) -> None:
+    """``status smtransform[/NAME]``: transform jobs."""
+    bodies = [session.require(TRANSFORM_JOB, name)] if name else _optional_list(session, TRANSFORM_JOB)
+    views = [_job_view(body) for body in bodies]
+    if output in ("json", "yaml"):
+        emit(views[0] if name else views, output)
+        return
+    if not views:
+        click.echo(f"No SageMakerTransformJobs in namespace {session.namespace}.", err=True)
+        return
+    headers = ["JOB", "AWS NAME", "STATUS", "COMPLETE", "REASON", "ATTEMPTS", "DURATION", "OUTPUT"]
+    if output == "wide" or name:
+        headers += ["MODEL", "STARTED", "COMPLETED", "MESSAGE"]
+    rows = []
+    for view in views:
+        output_text = f"{view['outputPath'] or ''}" + (f" ({view['outputObjects']} objects)"
+                                                     if view["outputObjects"] is not None else "")
+        row = [view["name"], view["awsName"], view["jobStatus"], view["complete"], view["reason"],
+               f"{len(view['attempts'])}/{view['backoffLimit'] + 1}",
+               "" if view["durationSeconds"] is None else f"{view['durationSeconds']}s", output_text]
+        if output == "wide" or name:
+            row += [f"{view['model']}={view['modelName'] or '?'}", view["startTime"], view["completionTime"],
+                    view["message"]]
+        rows.append(row)
+    table(headers, rows)
+
+
+JOB_KIND_NAMES = frozenset({"smtransform", "sagemakertransformjob", "sagemakertransformjobs"})
 
 
 def _hosted_on(component: Mapping[str, Any], endpoint: Mapping[str, Any], aws_name: str) -> bool:
@@ -146,7 +210,15 @@ def _chain(session: Session, endpoint: Mapping[str, Any],
 @click.pass_obj
 def status(session: Session, endpoint: str | None, output: str) -> None:
     """The chain behind each endpoint (endpoint -> config -> models, and its inference components), its AWS status,
-    traffic, revisions and autoscaling."""
+    traffic, revisions and autoscaling.
+
+    ``status smtransform`` lists the transform jobs, ``status smtransform/NAME`` shows one: its run, attempts,
+    duration and output.
+    """
+    kind, _, named = (endpoint or "").partition("/")
+    if kind.lower() in JOB_KIND_NAMES:
+        _jobs(session, output, named or None)
+        return
     bodies = [session.require(ENDPOINT, endpoint)] if endpoint else session.list(ENDPOINT)
     components = _components(session) if bodies else []
     views = [_chain(session, body, components) for body in bodies]

@@ -84,7 +84,11 @@ def desired_model(rendered: RenderedModel) -> RevisionDesired:
 
 
 async def finalize_model(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
-    """Delete every AWS revision once no endpoint config or inference component references the model any more."""
+    """Delete every AWS revision once no endpoint config, inference component or running transform job references
+    the model any more."""
     users = [*ctx.store.configs_referencing_model(obj.namespace, obj.name),
-             *ctx.store.components_using_model(obj.namespace, obj.name)]
+             *ctx.store.components_using_model(obj.namespace, obj.name),
+             # A finished run is a record that no longer needs the model.
+             *(j for j in ctx.store.transform_jobs_using_model(obj.namespace, obj.name)
+               if not j.status.get("finished"))]
     return await finalize_revisions(ctx, obj, MODEL_RESOURCE, users)

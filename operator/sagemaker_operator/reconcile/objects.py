@@ -10,13 +10,15 @@ from typing import Any
 from sagemaker_operator.api import kinds, rules
 from sagemaker_operator.api.kinds import GROUP, VERSION
 
-__all__ = ["ENDPOINT", "ENDPOINT_CONFIG", "GROUP", "INFERENCE_COMPONENT", "MODEL", "PLURALS", "VERSION"]
+__all__ = ["ENDPOINT", "ENDPOINT_CONFIG", "GROUP", "INFERENCE_COMPONENT", "MODEL", "PLURALS", "TRANSFORM_JOB",
+           "VERSION"]
 
 # The kinds by name, as the reconcilers key objects; everything about them is declared once, in api/kinds.py.
 MODEL = kinds.MODEL.kind
 ENDPOINT_CONFIG = kinds.ENDPOINT_CONFIG.kind
 ENDPOINT = kinds.ENDPOINT.kind
 INFERENCE_COMPONENT = kinds.INFERENCE_COMPONENT.kind
+TRANSFORM_JOB = kinds.TRANSFORM_JOB.kind
 PLURALS = {kind.kind: kind.plural for kind in kinds.KINDS}
 FINALIZER = f"{GROUP}/finalizer"
 RETRY_ANNOTATION = f"{GROUP}/retry"
@@ -117,6 +119,12 @@ def _index_keys(obj: KubeObject) -> dict[str, set[Any]]:
         keys["model-users"] = {(ns, model)} if model else set()
         keys["endpoint-components"] = {(ns, endpoint)} if endpoint else set()
         keys["models-in-use"] = {str(name) for name in status.get("modelNames") or ()}
+    elif obj.kind == TRANSFORM_JOB:
+        model = (spec.get("modelRef") or {}).get("name")
+        keys["model-users"] = {(ns, str(model))} if model else set()
+        if status.get("modelName") and not status.get("finished"):
+            # A run in progress uses its model revision: it is not collected under it.
+            keys["models-in-use"] = {str(status["modelName"])}
     elif obj.kind == ENDPOINT:
         config = config_ref(spec)
         keys["config-users"] = {(ns, config)} if config else set()
@@ -200,6 +208,10 @@ class ObjectStore:
         """SageMakerInferenceComponents in ``namespace`` that reference SageMakerModel ``model``."""
         return self._lookup("model-users", (namespace, model), INFERENCE_COMPONENT)
 
+    def transform_jobs_using_model(self, namespace: str, model: str) -> list[KubeObject]:
+        """SageMakerTransformJobs in ``namespace`` that reference SageMakerModel ``model``."""
+        return self._lookup("model-users", (namespace, model), TRANSFORM_JOB)
+
     def endpoints_claiming(self, region: str, endpoint_name: str, default_region: str) -> list[KubeObject]:
         """SageMakerEndpoints (any namespace) whose AWS endpoint is ``endpoint_name`` in ``region``."""
         return [e for e in self._lookup("endpoint-claims", endpoint_name, ENDPOINT)
@@ -207,7 +219,7 @@ class ObjectStore:
 
     def aws_models_in_use(self) -> Collection[str]:
         """AWS model names referenced by an AWS endpoint config revision that a SageMakerEndpointConfig keeps, by a
-        literal modelName, or by an inference component."""
+        literal modelName, by an inference component, or by a transform job's run in progress."""
         return self._index["models-in-use"].keys()
 
     def aws_configs_in_use(self) -> Collection[str]:
