@@ -25,7 +25,7 @@ from sagemaker_operator.dev.console import (
     invocation_line,
     ready_summary,
 )
-from sagemaker_operator.dev.examples import EXAMPLES_DIR, invocation_targets, load_manifests
+from sagemaker_operator.dev.examples import EXAMPLES_DIR, invocation_targets, load_manifests, seed_objects
 from sagemaker_operator.dev.stack import emulator_env, emulator_url_from_log, operator_command, wait_for_exit
 
 
@@ -189,11 +189,17 @@ def test_wait_for_exit_returns_when_a_process_exits() -> None:
     assert process.wait(timeout=5) == 0
 
 
+def test_examples_keep_their_input_data_under_s3_bucket_key() -> None:
+    seeds = seed_objects(EXAMPLES_DIR)
+    assert [(bucket, key) for bucket, key, _ in seeds] == [("example-data", "batch-transform/input/customers.csv")]
+    assert all(path.is_file() for _, _, path in seeds)
+
+
 def test_every_example_is_a_kind_of_this_operator_with_a_readme() -> None:
     folders = sorted(path for path in EXAMPLES_DIR.iterdir() if path.is_dir())
     assert [folder.name for folder in folders] == [
-        "ab-test", "async-inference", "autoscaled-variant", "canary-rollback", "cross-account", "data-capture",
-        "inference-components", "serverless", "single-model"]
+        "ab-test", "async-inference", "autoscaled-variant", "batch-transform", "canary-rollback", "cross-account",
+        "data-capture", "inference-components", "serverless", "single-model"]
     for folder in folders:
         assert (folder / "README.md").is_file()
         for manifest in folder.glob("*.yaml"):
