@@ -6,6 +6,7 @@ single watch stream instead of polling every object.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import http.client
 import json
 import threading
@@ -70,12 +71,28 @@ class Objects:
     def __init__(self, client: ApiClient, namespace: str) -> None:
         self.api = kubernetes.client.CustomObjectsApi(client)
         self.core = kubernetes.client.CoreV1Api(client)
+        self.leases = kubernetes.client.CoordinationV1Api(client)
         self.namespace = namespace
 
     def create_namespace(self) -> None:
         """Create the run's namespace."""
         body = kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=self.namespace))
         self.core.create_namespace(body)
+
+    def hold_lease(self, name: str, holder: str = "bench-harness") -> None:
+        """Create the Lease ``name`` held by the harness for an hour: operators electing on it stand by."""
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        body: Any = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                     "metadata": {"name": name, "namespace": self.namespace},
+                     "spec": {"holderIdentity": holder, "leaseDurationSeconds": 3600, "acquireTime": now,
+                              "renewTime": now, "leaseTransitions": 0}}
+        self.leases.create_namespaced_lease(self.namespace, body)
+
+    def release_lease(self, name: str) -> None:
+        """Release a Lease as a leader does on SIGTERM (no holder, 1 s): a standby takes it at its next attempt."""
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        patch = {"spec": {"holderIdentity": None, "leaseDurationSeconds": 1, "renewTime": now}}
+        self.leases.patch_namespaced_lease(name, self.namespace, patch)
 
     def create(self, body: dict[str, Any]) -> None:
         """Create one object."""
@@ -208,16 +225,30 @@ class EndpointWatch:
         with self._lock:
             return dict(self.current), dict(self.ready_on)
 
-    def ready_times(self, wanted: Iterable[str], excluding: dict[str, str] | None = None) -> dict[str, float]:
-        """First time each endpoint was seen Ready, on any config other than ``excluding[name]``."""
+    def ready_times(self, wanted: Iterable[str], excluding: dict[str, str] | None = None,
+                    since: float = 0.0) -> dict[str, float]:
+        """First time each endpoint was seen Ready on a config other than ``excluding[name]``, counting only what
+        was seen at or after ``since`` (wall clock)."""
         excluding = excluding or {}
         result: dict[str, float] = {}
         with self._lock:
             for (name, config), seen in self.ready_on.items():
+                if seen < since:
+                    continue
                 if config != excluding.get(name) and (name not in result or seen < result[name]):
                     result[name] = seen
         wanted_set = set(wanted)
         return {k: v for k, v in result.items() if k in wanted_set}
+
+    def update_times(self, wanted: Iterable[str], since: float) -> dict[str, float]:
+        """First time each endpoint was seen updating (UpdateEndpoint called) at or after ``since`` (wall clock)."""
+        wanted_set = set(wanted)
+        result: dict[str, float] = {}
+        with self._lock:
+            for (name, _), seen in self.update_seen.items():
+                if name in wanted_set and seen >= since and (name not in result or seen < result[name]):
+                    result[name] = seen
+        return result
 
 
 @dataclass

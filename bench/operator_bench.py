@@ -16,7 +16,12 @@ through its admin API) and ``sagemaker-operator run``. It applies N models, N en
 3. steady state: an idle window of ``--steady-seconds``: AWS calls per endpoint per minute, operator CPU;
 4. rolling change: every model's image changed at once while a probe invokes a sample of endpoints; time until
    every endpoint is InService on its new config, apply-to-UpdateEndpoint latency, failed invocations;
-5. memory: the operator's peak RSS (``VmHWM``) over both of its processes.
+5. memory: the operator's peak RSS (``VmHWM``) over both of its processes;
+6. failover (``--no-failover`` skips it): a standby with the same arguments and lease joins; SIGTERM of the leader
+   at the default lease settings (seconds until the standby leads); then two operators at short lease settings
+   (``--failover-lease``), a change to a share of the endpoints, SIGKILL of the leader after its first
+   UpdateEndpoint: seconds until the standby leads and until every changed endpoint is Ready on its new config,
+   and AWS writes beyond one operator's (duplicates).
 
 Steady state runs at a shortened ``--resync-seconds`` (default 60) so that a window of minutes holds several
 drift-check rounds; the per-minute rate is also reported projected to the operator's default resync (300 s), as
@@ -30,7 +35,9 @@ import datetime
 import json
 import os
 import platform
+import random
 import resource
+import signal
 import statistics
 import sys
 import time
@@ -47,19 +54,32 @@ import kubernetes  # noqa: E402
 from kubernetes.client import ApiClient  # noqa: E402
 
 from bench.kubeload import EndpointWatch, Objects, Probe, Timed, bulk, manifest, names  # noqa: E402
-from bench.stack import Stack, cpu_seconds, proc_status_kb, wait_until  # noqa: E402
+from bench.stack import (  # noqa: E402
+    OperatorProcess,
+    Stack,
+    cpu_seconds,
+    proc_status_kb,
+    scrape_metrics,
+    wait_until,
+)
 from sagemaker_operator.dev.binaries import (  # noqa: E402
     DEFAULT_KUBERNETES_VERSION,
     VERSION_ENV,
     requested_version,
     resolve_version,
 )
+from sagemaker_operator.leader import JITTER  # noqa: E402
 
 NAMESPACE = "bench"
 KINDS = ("SageMakerModel", "SageMakerEndpointConfig", "SageMakerEndpoint")
 DEFAULT_RESYNC = 300.0
 ACK_CALLS_PER_MINUTE = 2.0
 INVOKE = "InvokeEndpoint"
+CUT = "InternalFailure"  # the emulator's answer to a request whose sender was killed while sending it
+# Lease duration, renew deadline, retry period (seconds): the operator's defaults (client-go's), and the short
+# settings of the SIGKILL measurement, whose takeover time is the lease duration plus at most one retry.
+DEFAULT_LEASE = (15, 10.0, 2.0)
+FAILOVER_LEASE = (4, 3.0, 0.5)
 
 
 @dataclass
@@ -81,6 +101,10 @@ class BenchConfig:
     rolling_timeout: float = 900.0
     operator_args: list[str] = field(default_factory=list)
     profile: bool = False
+    failover: bool = True
+    failover_lease: tuple[int, float, float] = FAILOVER_LEASE
+    failover_share: float = 0.25
+    failover_timeout: float = 600.0
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -361,6 +385,156 @@ def single_changes(objects: Objects, watch: EndpointWatch, config: BenchConfig, 
             "max": round(max(latencies, default=float("nan")), 2), "samples": len(latencies)}
 
 
+def _lease_settings(lease: Sequence[float]) -> dict[str, float]:
+    duration, deadline, retry = lease
+    return {"lease_duration_seconds": duration, "renew_deadline_seconds": deadline, "retry_period_seconds": retry}
+
+
+def _lease_args(lease: Sequence[float]) -> list[str]:
+    duration, deadline, retry = lease
+    return [f"--leader-election-lease-duration={int(duration)}", f"--leader-election-renew-deadline={deadline:g}",
+            f"--leader-election-retry-period={retry:g}"]
+
+
+def _standbys(stack: Stack, starts: Sequence[tuple[list[str], str, str]]) -> list[OperatorProcess]:
+    """Operators started together, each (arguments, lease id, log name); returned once each stands by (its caches
+    filled)."""
+    started = [stack.start_operator(NAMESPACE, args, log, lease_id=lease_id, standby=True, wait=False)
+               for args, lease_id, log in starts]
+    for operator in started:
+        wait_until(lambda operator=operator: operator.healthy() and operator.standing_by(), timeout=60,
+                   what=f"the operator of {operator.log_path.name} to stand by")
+    return started
+
+
+def _first_to_lead(standbys: Sequence[OperatorProcess], since: float, timeout: float, what: str
+                   ) -> tuple[OperatorProcess, float]:
+    """The standby that leads first, and the seconds from ``since`` (monotonic) until it did."""
+    leader: OperatorProcess = wait_until(lambda: next((op for op in standbys if op.leads()), None),
+                                         timeout=timeout, what=what, interval=0.02)
+    return leader, time.monotonic() - since
+
+
+def _settle(operator: OperatorProcess, timeout: float, quiet: float = 0.5) -> None:
+    """Wait until the operator has nothing queued and finished no reconcile for ``quiet`` seconds (after taking
+    over, a leader queues every object once)."""
+    name = "sagemaker_operator_reconciles_total"
+    last: tuple[float, float] = (-1.0, time.monotonic())
+
+    def quiet_now() -> bool:
+        nonlocal last
+        done = sum(scrape_metrics(operator.metrics_port, (name,))[name].values())
+        now = time.monotonic()
+        if done != last[0]:
+            last = (done, now)
+        return operator.gauge("sagemaker_operator_queue_depth") == 0 and now - last[1] >= quiet
+
+    wait_until(quiet_now, timeout=timeout, what="the new leader to settle", interval=0.2)
+
+
+def _write_calls(counters: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """AWS writes by operation from the emulator's counters: (accepted, refused, cut). Cut: the caller went away
+    before the emulator had read its request (the emulator answers InternalFailure), so nothing was done."""
+    errors = counters.get("operation_errors") or {}
+    calls = {op: n for op, n in _operator_calls(counters).items() if _is_write(op)}
+    cut = {op: int((errors.get(op) or {}).get(CUT, 0)) for op in calls}
+    refused = {op: sum(int(n) for n in (errors.get(op) or {}).values()) - cut[op] for op in calls}
+    accepted = {op: n - refused[op] - cut[op] for op, n in calls.items()}
+    return accepted, {op: n for op, n in refused.items() if n}, {op: n for op, n in cut.items() if n}
+
+
+def failover(stack: Stack, objects: Objects, watch: EndpointWatch, config: BenchConfig, count: int
+             ) -> dict[str, Any]:
+    """Hand-overs between operators started with the same arguments and lease, the endpoints converged.
+
+    Three standbys start together: one like the benchmark's operator (its arguments and lease, default lease
+    settings), and a pair at the short ``failover_lease`` settings on a second lease, which the harness holds until
+    their turn. SIGTERM: the benchmark's operator is stopped; seconds until its standby leads. SIGKILL: that
+    standby is stopped too and the harness releases the second lease; once one of the pair leads and has settled, a
+    share of the models is changed and the leader is killed as soon as it made its first AWS write for them.
+    Measured from the kill: until the other leads, and until every changed endpoint is Ready on its new config.
+
+    A duplicate write is one that took effect beyond what a single operator does: more than one create or update of
+    each kind per changed endpoint, or any write at all in the hand-overs of converged endpoints. Apart from them,
+    the new leader repeats the writes that the killed one had made but not yet recorded in status: AWS refuses
+    them as already done and the operator adopts the result (``refused_repeats``, next to the killed leader's
+    accepted writes). Requests the kill cut off before the emulator read them did nothing (``cut_by_kill``).
+    """
+    assert stack.operator is not None
+    phase_started = time.monotonic()
+    args = _operator_args(config)
+    first = stack.operator
+    duration, _, _ = config.failover_lease
+    short_lease = f"{first.lease_id}-short"
+    short_args = [*args, *_lease_args(config.failover_lease)]
+    objects.hold_lease(short_lease)
+    stack.admin.reset_counters()
+    standby, *pair = _standbys(stack, [(args, first.lease_id, "operator-standby.log"),
+                                       (short_args, short_lease, "operator-failover-1.log"),
+                                       (short_args, short_lease, "operator-failover-2.log")])
+    # A standby attempts right as it stands by, then every retry period: a signal sent at once would always wait a
+    # whole period. An upgrade's SIGTERM comes at any moment of the standby's period.
+    time.sleep(random.uniform(0, DEFAULT_LEASE[2] * (1 + JITTER)))
+    sent = time.monotonic()
+    first.process.send_signal(signal.SIGTERM)
+    _, sigterm_seconds = _first_to_lead([standby], sent, DEFAULT_LEASE[0] + 30, "the standby to lead after SIGTERM")
+    stack.promote(standby)
+    first.process.wait(timeout=60)
+
+    standby.process.send_signal(signal.SIGTERM)
+    standby.process.wait(timeout=60)
+    objects.release_lease(short_lease)
+    leader, _ = _first_to_lead(pair, time.monotonic(), duration + 30, "one of the pair to lead")
+    stack.promote(leader)
+    survivor = next(op for op in pair if op is not leader)
+    _settle(leader, timeout=config.failover_timeout)
+    handover_writes, handover_refused, handover_cut = _write_calls(stack.admin.counters())
+
+    all_names = names(count)
+    share = max(1, round(count * config.failover_share))
+    changed = all_names[:: max(1, count // share)][:share]
+    before, _ = watch.snapshot()
+    stack.admin.reset_counters()
+    changed_from = time.time()
+    bulk(lambda name: objects.set_image(name, 4), changed, config.apply_workers)
+    wait_until(lambda: _write_calls(stack.admin.counters())[0], timeout=config.failover_timeout,
+               what="the leader's first AWS write for the change", interval=0.01)
+    killed_wall, killed = time.time(), time.monotonic()
+    leader.process.kill()
+    leader.process.wait()
+    # Requests in flight at the kill are counted a moment later (done, or cut); the standby waits a lease anyway.
+    time.sleep(0.25)
+    killed_leader_writes = _write_calls(stack.admin.counters())[0]
+    _, to_leading = _first_to_lead([survivor], killed, duration + 30, "the standby to lead after SIGKILL")
+    stack.promote(survivor)
+    wait_until(lambda: len(watch.ready_times(changed, excluding=before, since=changed_from)) == len(changed),
+               timeout=config.failover_timeout, what=f"{len(changed)} changed endpoints to be Ready", interval=0.1)
+    ready = watch.ready_times(changed, excluding=before, since=changed_from)
+    updated = watch.update_times(changed, since=changed_from)
+    churn_writes, churn_refused, churn_cut = _write_calls(stack.admin.counters())
+    handover = {**handover_writes, **{f"{op} (refused)": n for op, n in handover_refused.items()},
+                **{f"{op} (cut)": n for op, n in handover_cut.items()}}
+    duplicates = sum(handover.values()) + sum(max(0, n - len(changed)) for n in churn_writes.values())
+    return {
+        "failover_kill_to_leading_seconds": round(to_leading, 2),
+        "failover_kill_to_converged_seconds": round(max(ready.values()) - killed_wall, 2),
+        "failover_sigterm_handover_seconds": round(sigterm_seconds, 2),
+        "failover_duplicate_writes": duplicates,
+        "failover_lease_settings": {"sigkill": _lease_settings(config.failover_lease),
+                                    "sigterm": _lease_settings(DEFAULT_LEASE)},
+        "failover": {
+            "seconds": round(time.monotonic() - phase_started, 1),
+            "changed_endpoints": len(changed),
+            "killed_leader_aws_writes": killed_leader_writes,
+            "kill_to_last_update_seconds": round(max(updated.values(), default=float("nan")) - killed_wall, 2),
+            "handover_aws_writes": handover,
+            "aws_writes": churn_writes,
+            "refused_repeats": churn_refused,
+            "cut_by_kill": churn_cut,
+        },
+    }
+
+
 def run_once(config: BenchConfig, count: int, workdir: Path,
              log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """One complete run at N = ``count`` on a fresh stack; every process is stopped before it returns."""
@@ -394,6 +568,12 @@ def run_once(config: BenchConfig, count: int, workdir: Path,
             if stack.operator is not None:
                 peaks.append(round(proc_status_kb(stack.operator.pid, "VmHWM") / 1024, 1))
             result["operator_peak_rss_mb"] = max(peaks)
+            if config.failover:
+                log(f"N={count}: failover: SIGTERM and SIGKILL of the leader with a standby")
+                result.update(failover(stack, objects, watch, config, count))
+                log(f"N={count}: failover: SIGTERM hand-over {result['failover_sigterm_handover_seconds']} s, "
+                    f"SIGKILL to leading {result['failover_kill_to_leading_seconds']} s, to converged "
+                    f"{result['failover_kill_to_converged_seconds']} s")
             result["watch"] = {"events": watch.events, "error": watch.error}
         finally:
             watch.stop()
@@ -435,7 +615,8 @@ def print_table(summary: Mapping[int, Mapping[str, Any]]) -> None:
     for column in ("N", "converge s", "AWS calls / endpoint (convergence)", "k8s writes / obj",
                    "steady calls/ep/min (@resync → @300 s)", "op CPU % steady", "one change→Update p50/p95 s",
                    "rolling s", "all at once: apply→Update p50/p95 s",
-                   "failed inv.", "restart: AWS writes / describes/ep / k8s writes / spec writes", "peak RSS MB"):
+                   "failed inv.", "restart: AWS writes / describes/ep / k8s writes / spec writes", "peak RSS MB",
+                   "failover: SIGTERM s / SIGKILL→lead s / →converged s / dup. writes"):
         table.add_column(column, overflow="fold")
     for count, row in summary.items():
         c, s, r = row.get("convergence", {}), row.get("steady", {}), row.get("restart", {})
@@ -457,6 +638,9 @@ def print_table(summary: Mapping[int, Mapping[str, Any]]) -> None:
             f"{r.get('aws_writes', 0):g} / {r.get('describes_per_endpoint', 0):.2f} / "
             f"{sum(r.get('kube_writes', {}).values()):g} / {r.get('spec_writes', 0):g}",
             f"{row.get('operator_peak_rss_mb', float('nan')):.0f}",
+            f"{row['failover_sigterm_handover_seconds']:.2f} / {row['failover_kill_to_leading_seconds']:.2f} / "
+            f"{row['failover_kill_to_converged_seconds']:.2f} / {row['failover_duplicate_writes']:g}"
+            if "failover_duplicate_writes" in row else "-",
         )
     Console(width=max(Console().width, 200)).print(table)
 
@@ -529,6 +713,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--single-changes", type=int, default=20,
                         help="models changed one at a time for the per-change latency (0: skip)")
     parser.add_argument("--profile", action="store_true", help="py-spy the operator in convergence and rolling")
+    parser.add_argument("--no-failover", action="store_true", help="skip the failover phase (SIGTERM, SIGKILL)")
+    parser.add_argument("--failover-lease", default=",".join(f"{v:g}" for v in FAILOVER_LEASE),
+                        metavar="DURATION,DEADLINE,RETRY",
+                        help="lease duration, renew deadline and retry period (s) of the SIGKILL measurement")
+    parser.add_argument("--failover-share", type=float, default=0.25,
+                        help="share of the endpoints changed before the leader is killed")
     parser.add_argument("--operator-arg", action="append", default=[], metavar="ARG",
                         help="extra argument for `sagemaker-operator run` (repeatable): --operator-arg=--workers=16")
     parser.add_argument("--kubernetes-version", default=None, metavar="1.MINOR[.PATCH]",
@@ -542,13 +732,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The stack's LocalCluster reads the version from the environment, as the tests' does.
     os.environ[VERSION_ENV] = kubernetes_version
     counts = [int(n) for n in args.endpoints.split(",") if n.strip()]
+    duration, deadline, retry = (float(v) for v in args.failover_lease.split(","))
     config = BenchConfig(create_seconds=args.create_seconds, update_seconds=args.update_seconds,
                          latency_ms=args.latency_ms, resync_seconds=args.resync_seconds,
                          tag_check_every=args.tag_check_every, restart_seconds=args.restart_seconds,
                          steady_seconds=args.steady_seconds, rolling=not args.no_rolling,
                          apply_workers=args.apply_workers, probe_endpoints=args.probe_endpoints,
                          single_changes=args.single_changes,
-                         operator_args=list(args.operator_arg), profile=args.profile)
+                         operator_args=list(args.operator_arg), profile=args.profile,
+                         failover=not args.no_failover, failover_lease=(int(duration), deadline, retry),
+                         failover_share=args.failover_share)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out: Path = args.out or Path.home() / ".cache" / "sagemaker-operator" / "bench" / f"operator-{stamp}"
     out.mkdir(parents=True, exist_ok=True)

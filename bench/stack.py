@@ -91,6 +91,7 @@ class OperatorProcess:
     liveness_port: int
     log_path: Path
     started: float
+    lease_id: str
 
     @property
     def pid(self) -> int:
@@ -107,6 +108,23 @@ class OperatorProcess:
                 return bool(response.status == 200)
         except OSError:
             return False
+
+    def gauge(self, name: str) -> float | None:
+        """The value of an unlabelled gauge of the operator now; None if it does not answer."""
+        try:
+            samples = scrape_metrics(self.metrics_port, (name,))[name]
+        except OSError:
+            return None
+        return samples.get((), None)
+
+    def leads(self) -> bool:
+        """Whether it leads now (its ``sagemaker_operator_leader`` gauge; the probe payload is refreshed too rarely
+        to time a hand-over with)."""
+        return self.process.poll() is None and self.gauge("sagemaker_operator_leader") == 1
+
+    def standing_by(self) -> bool:
+        """Whether it has joined the election as a standby (its caches are filled) and does not lead."""
+        return "is standing by for lease" in self.log_path.read_text(errors="replace") and not self.leads()
 
     def kube_writes(self) -> dict[str, float]:
         """Kubernetes writes so far, keyed ``Kind/what`` (from ``sagemaker_operator_kubernetes_writes_total``)."""
@@ -134,6 +152,8 @@ class Stack:
     emulator_url: str = field(default="", init=False)
     admin: AdminClient = field(init=False)
     operator: OperatorProcess | None = field(default=None, init=False)
+    # Every operator started, the current one included: standbys are stopped with the stack too.
+    operators: list[OperatorProcess] = field(default_factory=list, init=False)
     _children: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False)
 
     def __enter__(self) -> Stack:
@@ -170,22 +190,34 @@ class Stack:
         if self.latency_ms > 0:
             self.admin.set_fault(operation="*", latency_ms=self.latency_ms)
 
-    def start_operator(self, namespace: str, args: list[str], log_name: str) -> OperatorProcess:
-        """Start ``sagemaker-operator run`` on ``namespace`` with extra ``args``; wait until it is live."""
+    def start_operator(self, namespace: str, args: list[str], log_name: str, *, lease_id: str | None = None,
+                       standby: bool = False, wait: bool = True) -> OperatorProcess:
+        """Start ``sagemaker-operator run`` on ``namespace`` with extra ``args``; wait until it is live.
+
+        By default on a lease of its own: the restart after a SIGKILL measures a restart, not the wait for the
+        killed process's lease to expire. ``lease_id`` joins another operator's election; a ``standby`` does not
+        become :attr:`operator` (the one the phases measure) until :meth:`promote`.
+        """
         metrics, liveness = free_port(), free_port()
         log = self.workdir / log_name
         env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig_path), **aws_env(self.emulator_url)}
-        # A lease of its own per start: the restart after a SIGKILL measures a restart, not the wait for the killed
-        # process's lease to expire.
+        lease_id = lease_id or f"bench-{uuid.uuid4().hex[:10]}"
         command = [sys.executable, "-m", "sagemaker_operator", "run", "--namespace", namespace,
                    "--metrics-port", str(metrics), "--liveness-port", str(liveness),
-                   f"--leader-election-id=bench-{uuid.uuid4().hex[:10]}", f"--leader-election-namespace={namespace}",
-                   *args]
+                   f"--leader-election-id={lease_id}", f"--leader-election-namespace={namespace}", *args]
         started = time.time()
         process = start_child(command, log, env=env)
-        self.operator = OperatorProcess(process, metrics, liveness, log, started)
-        wait_until(self.operator.healthy, timeout=60, what="the operator's /healthz")
-        return self.operator
+        operator = OperatorProcess(process, metrics, liveness, log, started, lease_id)
+        self.operators.append(operator)
+        if not standby:
+            self.operator = operator
+        if wait:
+            wait_until(operator.healthy, timeout=60, what="the operator's /healthz")
+        return operator
+
+    def promote(self, operator: OperatorProcess) -> None:
+        """Make ``operator`` (a standby that now leads) the one the phases measure."""
+        self.operator = operator
 
     def kill_operator(self) -> None:
         """SIGKILL the operator (a crash or an evicted pod) and reap it."""
@@ -228,9 +260,10 @@ class Stack:
         for child in self._children:
             self.stop_profiler(child)
         self._children.clear()
-        if self.operator is not None:
-            stop_child(self.operator.process)
-            self.operator = None
+        for operator in self.operators:
+            stop_child(operator.process)
+        self.operators.clear()
+        self.operator = None
         if self.emulator is not None:
             stop_child(self.emulator)
             self.emulator = None

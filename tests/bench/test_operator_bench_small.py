@@ -1,4 +1,5 @@
-"""The operator benchmark at N = 20 with short windows, so that it never rots (about 70 s).
+"""The operator benchmark at N = 20 with short windows, failover included, so that it never rots (about 70 s on
+an idle machine, 110 s on 2 busy cores).
 
 It asserts only what does not depend on machine speed: AWS calls per endpoint by operation, Kubernetes writes,
 and zero failed invocations. The timing targets are left to the full run (``python -m bench.operator_bench``).
@@ -11,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench.operator_bench import BenchConfig, run_once
+from bench.operator_bench import DEFAULT_LEASE, BenchConfig, run_once
+
+from sagemaker_operator.leader import JITTER
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -19,8 +22,11 @@ N = 20
 # Creation takes 3 s; the operator polls at its defaults (5 s, doubling): one describe finds it InService.
 # The resync is shortened so that the 30 s idle window holds drift checks, and exceeds the 15 s restart window,
 # in which each endpoint may therefore be described at most once.
+# The failover's SIGKILL runs at a 2 s lease (renewed every 0.5 s, given up after 1.5 s) to keep the test short;
+# two single changes instead of three pay for most of the phase (nothing here asserts on their latency).
 CONFIG = BenchConfig(create_seconds=3, update_seconds=3, latency_ms=30, resync_seconds=20, tag_check_every=12,
-                     restart_seconds=15, steady_seconds=30, probe_endpoints=10, single_changes=3)
+                     restart_seconds=15, steady_seconds=30, probe_endpoints=10, single_changes=2,
+                     failover_lease=(2, 1.5, 0.5))
 MAX_CALLS_TO_CREATE = 10  # issue 8: the 3 creates plus the describes the waits need
 
 
@@ -79,3 +85,30 @@ def test_rolling_change_updates_each_endpoint_once_without_failed_invocations(re
     assert calls.get("UpdateEndpoint") == N, calls
     assert calls.get("CreateModel") == N and calls.get("CreateEndpointConfig") == N, calls
     assert rolling["update_latency_seconds"]["samples"] == N
+
+
+def test_failover_hands_over_without_duplicate_writes(result: dict[str, Any]) -> None:
+    duration, _, retry = CONFIG.failover_lease
+    assert result["failover_lease_settings"] == {
+        "sigkill": {"lease_duration_seconds": duration, "renew_deadline_seconds": 1.5, "retry_period_seconds": retry},
+        "sigterm": {"lease_duration_seconds": 15, "renew_deadline_seconds": 10.0, "retry_period_seconds": 2.0}}
+    # SIGTERM releases the lease: the standby leads at its next attempt, long before the lease could expire.
+    assert result["failover_sigterm_handover_seconds"] < DEFAULT_LEASE[2] * (1 + JITTER) + 2.0
+    # SIGKILL: the standby waits out the lease it last saw renewed (at most one of its retries before the kill),
+    # never less: fencing by time.
+    assert result["failover_kill_to_leading_seconds"] >= duration - retry * (1 + JITTER)
+    assert result["failover_kill_to_leading_seconds"] <= duration + 10
+    assert result["failover_kill_to_converged_seconds"] > result["failover_kill_to_leading_seconds"]
+    detail = result["failover"]
+    assert result["failover_duplicate_writes"] == 0, detail
+    assert detail["handover_aws_writes"] == {}, detail
+    changed = detail["changed_endpoints"]
+    assert changed == N // 4
+    writes = detail["aws_writes"]
+    assert {op: writes.get(op) for op in ("CreateModel", "CreateEndpointConfig", "UpdateEndpoint")} == {
+        "CreateModel": changed, "CreateEndpointConfig": changed, "UpdateEndpoint": changed}, detail
+    # Besides, revisions past the history limit are deleted: at most once each.
+    assert all(n <= changed for n in writes.values()), detail
+    # Only writes the killed leader had made are repeated (and refused by AWS as already done).
+    for operation, repeats in detail["refused_repeats"].items():
+        assert repeats <= detail["killed_leader_aws_writes"].get(operation, 0), detail
