@@ -233,7 +233,9 @@ class Controller:
         """
         if self._workers:
             return
-        for ref in [o.ref for kind in self.reconcilers for o in self.ctx.store.of_kind(kind)]:
+        refs = [o.ref for kind in self.reconcilers for o in self.ctx.store.of_kind(kind)]
+        self.ctx.new_term(refs)
+        for ref in refs:
             self.enqueue(ref)
         self._workers = [asyncio.create_task(self._worker(), name=f"reconcile-worker-{i}")
                          for i in range(self.worker_count)]

@@ -7,7 +7,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +88,7 @@ class ReconcileContext:
     _drift_checks: dict[ObjectRef, int] = field(default_factory=dict)
     _poll_attempts: dict[ObjectRef, int] = field(default_factory=dict)
     _own_accounts: dict[str, asyncio.Future[str]] = field(default_factory=dict)
+    _inherited: set[ObjectRef] = field(default_factory=set)
 
     async def target(self, obj: KubeObject) -> AwsTarget:
         """The region and role of an object's AWS resources, once the spec passes its kind's validation rules.
@@ -209,6 +210,22 @@ class ReconcileContext:
                        tags_recorded=self.tags_applied(obj),
                        spec_unchanged=obj.status.get("observedGeneration") == obj.generation)
 
+    def first_pass(self, ref: ObjectRef) -> bool:
+        """Whether this is the first pass over ``ref``, an object that existed when this process began to lead (and
+        record that it happened).
+
+        A new leader (or a restarted operator) does not know what its predecessor did in its last moments: a create
+        it made but could not record in status. Its first pass over what it inherited looks before it creates;
+        objects created later need no such care.
+        """
+        first = ref in self._inherited
+        self._inherited.discard(ref)
+        return first
+
+    def new_term(self, inherited: Collection[ObjectRef]) -> None:
+        """This process (again) leads, and these objects exist: each one's next pass is a first pass."""
+        self._inherited = set(inherited)
+
     def poll_delay(self, attempt: int) -> float:
         """How long to wait before describing again, after ``attempt`` polls of the same wait."""
         return float(min(self.settings.poll_initial_seconds * (2 ** max(attempt, 0)), self.settings.poll_max_seconds))
@@ -256,3 +273,4 @@ class ReconcileContext:
         """Drop all per-object memory of an object that is gone."""
         for table in (self._next_drift_check, self._drift_checks, self._poll_attempts):
             table.pop(ref, None)
+        self._inherited.discard(ref)

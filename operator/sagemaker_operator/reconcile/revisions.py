@@ -85,11 +85,13 @@ class RevisionFacts:
 
 
 def plan_revision(resource: ImmutableKind, desired: RevisionDesired, status: Mapping[str, Any], facts: RevisionFacts,
-                  custody: Custody, in_use: Collection[str], history_limit: int) -> Plan:
+                  custody: Custody, in_use: Collection[str], history_limit: int, cautious: bool = False) -> Plan:
     """Make the AWS revision of ``desired`` exist, keep the history, collect old revisions nothing uses. Pure.
 
     A new revision is created without looking first (one call; a clash is answered by observing and planning
-    again). A revision in the history (a revert) most likely exists: it is looked up instead.
+    again). A revision in the history (a revert) most likely exists: it is looked up instead. ``cautious`` (the
+    first pass of a new leader, whose predecessor may have created it without recording it): looked up too, so that
+    the create is not sent twice.
     """
     name = desired.name
     arn = str(status.get(resource.arn_field) or "")
@@ -98,7 +100,7 @@ def plan_revision(resource: ImmutableKind, desired: RevisionDesired, status: Map
     events: list[EventRecord] = []
     if status.get(resource.name_field) != name or not arn:
         retained = any(h.get("name") == name for h in history)
-        if isinstance(facts.found, Unseen) and retained:
+        if isinstance(facts.found, Unseen) and (retained or cautious):
             return Plan.needs(Need(RESOURCE))
         if isinstance(facts.found, Unseen) or facts.found is None:
             calls.append(Call(resource.create, {**desired.request, "Tags": as_aws_tags(dict(custody.tags))}))
@@ -106,7 +108,7 @@ def plan_revision(resource: ImmutableKind, desired: RevisionDesired, status: Map
             arn = ""  # the Create answer tells
         else:
             arn = str(facts.found[resource.arn_member])
-            if facts.taken:
+            if facts.taken or not retained:
                 # Found by name: most often our own, created before a crash cut us off from writing status.
                 if facts.tags is None:
                     return Plan.needs(Need(TAGS, arn=arn))
@@ -134,11 +136,12 @@ def plan_revision(resource: ImmutableKind, desired: RevisionDesired, status: Map
 
 async def plan_revision_pass(ctx: ReconcileContext, target: AwsTarget, obj: KubeObject, resource: ImmutableKind,
                              desired: RevisionDesired, in_use: Collection[str],
-                             facts: RevisionFacts = RevisionFacts()) -> Plan:
+                             facts: RevisionFacts = RevisionFacts(), cautious: bool = False) -> Plan:
     """Plan, observing (read-only) what the planner asks for."""
     custody = ctx.custody(obj, compare_tags=False)
     while True:
-        plan = plan_revision(resource, desired, obj.status, facts, custody, in_use, ctx.history_limit(obj))
+        plan = plan_revision(resource, desired, obj.status, facts, custody, in_use, ctx.history_limit(obj),
+                             cautious)
         if plan.need is None:
             return plan
         if plan.need.what == RESOURCE:
@@ -153,9 +156,10 @@ async def reconcile_revision(ctx: ReconcileContext, obj: KubeObject, target: Aws
     """Plan and execute; a Create that finds its name taken is answered by looking at the resource and planning
     again (once)."""
     facts = RevisionFacts()
+    cautious = ctx.first_pass(obj.ref)
     try:
         while True:
-            plan = await plan_revision_pass(ctx, target, obj, resource, desired, in_use, facts)
+            plan = await plan_revision_pass(ctx, target, obj, resource, desired, in_use, facts, cautious)
             try:
                 answers = await execute(ctx.gateway, target, plan.calls)
                 break

@@ -1,0 +1,50 @@
+"""The revision plan of models and endpoint configs (plan_revision, pure): create without looking, look up a
+retained revision, and a new leader's first pass that looks before it creates."""
+
+from __future__ import annotations
+
+from sagemaker_operator.reconcile.actions import RESOURCE, TAGS
+from sagemaker_operator.reconcile.ownership import Custody, Owner
+from sagemaker_operator.reconcile.revisions import MODEL_RESOURCE, RevisionDesired, RevisionFacts, plan_revision
+from sagemaker_operator.status import State
+
+OWNER = Owner(cluster="c", kind="SageMakerModel", namespace="ml", name="m", uid="u-1")
+CUSTODY = Custody(owner=OWNER, tags=OWNER.tags(), digest="d", adopt=False, compare_tags=False, tags_recorded=True,
+                  spec_unchanged=False)
+WANTED = RevisionDesired("m-5f6a7b8c9d", "5f6a7b8c9d", {"ModelName": "m-5f6a7b8c9d", "PrimaryContainer": {}})
+ARN = "arn:aws:sagemaker:us-east-1:123456789012:model/m-5f6a7b8c9d"
+STATUS = {"modelName": "m-0a1b2c3d4e", "modelArn": ARN.replace("5f6a7b8c9d", "0a1b2c3d4e"),
+          "revisions": [{"name": "m-0a1b2c3d4e", "revision": "0a1b2c3d4e"}]}
+
+
+def test_a_new_revision_is_created_without_looking_first() -> None:
+    created = plan_revision(MODEL_RESOURCE, WANTED, STATUS, RevisionFacts(), CUSTODY, (), 2)
+    assert [c.api for c in created.calls] == ["CreateModel"]
+    assert created.calls[0].request["Tags"][0]["Key"].startswith("sagemaker.operator.dev/")
+
+
+def test_a_new_leader_looks_before_it_creates_and_takes_what_its_predecessor_made() -> None:
+    first = plan_revision(MODEL_RESOURCE, WANTED, STATUS, RevisionFacts(), CUSTODY, (), 2, cautious=True)
+    assert first.need is not None and first.need.what == RESOURCE
+    found = {"ModelName": WANTED.name, "ModelArn": ARN}
+    ownership = plan_revision(MODEL_RESOURCE, WANTED, STATUS, RevisionFacts(found=found), CUSTODY, (), 2,
+                              cautious=True)
+    assert ownership.need is not None and (ownership.need.what, ownership.need.arn) == (TAGS, ARN)
+    ours = plan_revision(MODEL_RESOURCE, WANTED, STATUS, RevisionFacts(found=found, tags=OWNER.tags()), CUSTODY,
+                         (), 2, cautious=True)
+    assert (ours.state, ours.calls, ours.fields["modelArn"]) == (State.READY, (), ARN)
+    # Someone else's: refused, never created over or retagged.
+    theirs = plan_revision(MODEL_RESOURCE, WANTED, STATUS, RevisionFacts(found=found, tags={"team": "x"}), CUSTODY,
+                           (), 2, cautious=True)
+    assert (theirs.state, theirs.reason, theirs.calls) == (State.DEGRADED, "NotOwned", ())
+    # Not there: created, as without caution.
+    missing = plan_revision(MODEL_RESOURCE, WANTED, STATUS, RevisionFacts(found=None), CUSTODY, (), 2, cautious=True)
+    assert [c.api for c in missing.calls] == ["CreateModel"]
+
+
+def test_a_retained_revision_is_looked_up_and_switched_back_to_without_a_create() -> None:
+    retained = {**STATUS, "revisions": [{"name": WANTED.name, "revision": WANTED.revision}, *STATUS["revisions"]]}
+    looked = plan_revision(MODEL_RESOURCE, WANTED, retained, RevisionFacts(), CUSTODY, (), 2)
+    assert looked.need is not None and looked.need.what == RESOURCE
+    back = plan_revision(MODEL_RESOURCE, WANTED, retained, RevisionFacts(found={"ModelArn": ARN}), CUSTODY, (), 2)
+    assert (back.calls, back.fields["modelName"]) == ((), WANTED.name)
