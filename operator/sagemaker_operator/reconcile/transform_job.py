@@ -27,7 +27,7 @@ from sagemaker_operator.api.convert import SpecError
 from sagemaker_operator.api.status_models import TransformJobStatus, parse
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.errors import AwsFailure
-from sagemaker_operator.reconcile.actions import Call, execute
+from sagemaker_operator.reconcile.actions import Call, execute, tag_calls
 from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
 from sagemaker_operator.reconcile.failures import failure_outcome
 from sagemaker_operator.reconcile.model import WaitingForModel, resolved_model_name
@@ -298,6 +298,12 @@ async def reconcile_transform_job(ctx: ReconcileContext, obj: KubeObject) -> Out
         plan = await plan_transform_pass(ctx, target, obj, desired)
         answers = await execute(ctx.gateway, target, [plan.call] if plan.call else [])
         fields: dict[str, Any] = {"region": target.region, **plan.fields}
+        arn = obj.status.get("jobArn")
+        if plan.call is None and arn and memory_of(obj).revision == desired.revision and not ctx.tags_applied(obj):
+            # Same run, other tags (spec.tags changed): the run, even a finished one, gets them.
+            await execute(ctx.gateway, target, tag_calls(str(arn), await ctx.gateway.list_tags(target, str(arn)),
+                                                         ctx.tags(obj)))
+            fields["tagsDigest"] = ctx.tags_digest(obj)
         if plan.call is not None and plan.call.api == "CreateTransformJob":
             fields["jobArn"] = answers[0].get("TransformJobArn")
             fields["modelName"] = plan.call.request.get("ModelName")
