@@ -76,9 +76,19 @@ def resolved_model_name(ctx: ReconcileContext, namespace: str, ref: str, field: 
         raise SpecProblem(f"{field}: SageMakerModel {ref!r} does not exist in namespace {namespace!r}")
     if model.deleting:
         raise SpecProblem(f"{field}: SageMakerModel {ref!r} is being deleted")
-    if not is_ready(model) or not model.status.get("modelName"):
+    if not (is_ready(model) or serves_despite_artifacts(model)) or not model.status.get("modelName"):
         raise WaitingForModel(f"waiting for SageMakerModel {ref!r} to be Ready")
     return str(model.status["modelName"])
+
+
+ARTIFACT_REASONS = frozenset({"ArtifactUnreadable", "ArtifactMissing", "ArtifactTooLarge"})
+
+
+def serves_despite_artifacts(model: KubeObject) -> bool:
+    """Whether the model is Degraded only because its artifacts cannot be checked: its current revision still
+    exists in AWS and is what its users keep running."""
+    return any(c.get("type") == "Degraded" and c.get("status") == "True" and c.get("reason") in ARTIFACT_REASONS
+               for c in model.status.get("conditions") or ())
 
 
 def is_ready(obj: KubeObject) -> bool:
