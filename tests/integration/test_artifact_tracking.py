@@ -4,6 +4,7 @@ prefixes, pinned ETags, an unreadable bucket, and tracking off."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -11,11 +12,13 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from kubernetes.client import ApiClient
 
 from sagemaker_emulator.server import EmulatorThread
 from tests.conftest import KubeTarget
 from tests.helpers import wait_for
+from tests.integration.test_plugin import kubectl_sagemaker
 from tests.operator_harness import (
     REGION,
     Objects,
@@ -193,3 +196,26 @@ def test_tracking_off_reads_nothing_from_s3(
         for name in ("plain", "disabled"):
             assert objects.condition(MODEL, name, "Ready")["status"] == "True"
             assert "artifacts" not in objects.get(MODEL, name)["status"]
+
+
+def test_the_plan_says_an_artifact_changed(
+        kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
+        tmp_path: Path) -> None:
+    objects, bucket = Objects(admin_client, namespace), s3(emulator)
+    bucket.create_bucket(Bucket="plans")
+    bucket.put_object(Bucket="plans", Key="model.tar.gz", Body=b"v1")
+    spec = tracked("s3://plans/model.tar.gz")
+    with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log"):
+        objects.create(MODEL, "scorer", spec)
+        objects.wait_condition(MODEL, "scorer", "Ready")
+    manifest = tmp_path / "scorer.yaml"
+    manifest.write_text(yaml.safe_dump({"apiVersion": "sagemaker.operator.dev/v1alpha1", "kind": MODEL,
+                                        "metadata": {"name": "scorer"}, "spec": spec}))
+    unchanged = json.loads(kubectl_sagemaker(kube, emulator, namespace, "plan", "-f", str(manifest), "-o",
+                                             "json").stdout)
+    assert [c["action"] for c in unchanged] == ["none"], unchanged
+    bucket.put_object(Bucket="plans", Key="model.tar.gz", Body=b"v2")
+    [change] = json.loads(kubectl_sagemaker(kube, emulator, namespace, "plan", "-f", str(manifest), "-o",
+                                            "json").stdout)
+    assert change["action"] == "create" and change["calls"] == ["CreateModel"]
+    assert "artifact changed: s3://plans/model.tar.gz: ETag" in change["details"], change
