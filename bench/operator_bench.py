@@ -31,6 +31,7 @@ the rate scales with 1/resync. Writes ``report.json`` and ``chart.png`` into ``-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -55,6 +56,7 @@ from kubernetes.client import ApiClient  # noqa: E402
 
 from bench.kubeload import EndpointWatch, Objects, Probe, Timed, bulk, manifest, names  # noqa: E402
 from bench.stack import (  # noqa: E402
+    REGION,
     OperatorProcess,
     Stack,
     cpu_seconds,
@@ -105,6 +107,8 @@ class BenchConfig:
     failover_lease: tuple[int, float, float] = FAILOVER_LEASE
     failover_share: float = 0.25
     failover_timeout: float = 600.0
+    # Artifact tracking of every model (their files put in the emulator's S3); None: off.
+    artifact_check_seconds: float | None = None
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -163,8 +167,27 @@ class CpuMeter:
 
 
 def _operator_args(config: BenchConfig) -> list[str]:
+    tracking = (["--artifact-tracking", "--artifact-check-seconds", str(config.artifact_check_seconds)]
+                if config.artifact_check_seconds is not None else [])
     return ["--resync-seconds", str(config.resync_seconds), "--tag-check-every", str(config.tag_check_every),
-            *config.operator_args]
+            *tracking, *config.operator_args]
+
+
+def _is_artifact_call(operation: str) -> bool:
+    """S3 reads of tracked models' artifacts (the emulator counts S3 requests as S3.<METHOD>)."""
+    return operation.startswith("S3.")
+
+
+def _seed_artifacts(stack: Stack, names: Sequence[str]) -> None:
+    """The models' files in the emulator's S3, for artifact tracking to read."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=stack.emulator_url, region_name=REGION, aws_access_key_id="bench",
+                      aws_secret_access_key="bench")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket="models")
+    for name in names:
+        s3.put_object(Bucket="models", Key=f"{name}.tar.gz", Body=name.encode())
 
 
 def _profile_start(stack: Stack, config: BenchConfig, out: Path) -> Any:
@@ -187,6 +210,8 @@ def converge(stack: Stack, objects: Objects, watch: EndpointWatch, config: Bench
     """Apply N triples of objects and wait until every endpoint is Ready."""
     assert stack.operator is not None
     all_names = names(count)
+    if config.artifact_check_seconds is not None:
+        _seed_artifacts(stack, all_names)
     stack.admin.reset_counters()
     meter = CpuMeter(stack.pids())
     profiler = _profile_start(stack, config, workdir / "profile-convergence.txt")
@@ -276,12 +301,18 @@ def steady(stack: Stack, config: BenchConfig, count: int) -> dict[str, Any]:
     meter = CpuMeter(stack.pids())
     time.sleep(config.steady_seconds)
     cpu = meter.read()
-    calls = _operator_calls(stack.admin.counters())
+    every = _operator_calls(stack.admin.counters())
+    # Artifact checks have their own pace and are reported apart from the endpoints' drift checks.
+    artifact_calls = {op: n for op, n in every.items() if _is_artifact_call(op)}
+    calls = {op: n for op, n in every.items() if not _is_artifact_call(op)}
     minutes = cpu["wall"] / 60.0
     per_minute = sum(calls.values()) / count / minutes
     return {
         "window_seconds": cpu["wall"],
         "resync_seconds": config.resync_seconds,
+        "artifact_check_seconds": config.artifact_check_seconds,
+        "artifact_calls": artifact_calls,
+        "artifact_calls_per_model_per_minute": round(sum(artifact_calls.values()) / count / minutes, 4),
         "aws_calls": calls,
         "aws_writes": sum(v for op, v in calls.items() if _is_write(op)),
         "calls_per_endpoint_per_minute": round(per_minute, 4),
@@ -719,6 +750,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="lease duration, renew deadline and retry period (s) of the SIGKILL measurement")
     parser.add_argument("--failover-share", type=float, default=0.25,
                         help="share of the endpoints changed before the leader is killed")
+    parser.add_argument("--artifact-check-seconds", type=float, default=None, metavar="SECONDS",
+                        help="track every model's artifact (put in the emulator's S3), read every SECONDS; the steady "
+                             "window reports these S3 calls apart from the drift checks")
     parser.add_argument("--operator-arg", action="append", default=[], metavar="ARG",
                         help="extra argument for `sagemaker-operator run` (repeatable): --operator-arg=--workers=16")
     parser.add_argument("--kubernetes-version", default=None, metavar="1.MINOR[.PATCH]",
@@ -741,7 +775,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          single_changes=args.single_changes,
                          operator_args=list(args.operator_arg), profile=args.profile,
                          failover=not args.no_failover, failover_lease=(int(duration), deadline, retry),
-                         failover_share=args.failover_share)
+                         failover_share=args.failover_share, artifact_check_seconds=args.artifact_check_seconds)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out: Path = args.out or Path.home() / ".cache" / "sagemaker-operator" / "bench" / f"operator-{stamp}"
     out.mkdir(parents=True, exist_ok=True)

@@ -169,6 +169,17 @@ class AdminClient:
         result: dict[str, Any] = self._call("POST", "credentials", body)
         return int(result["expired"])
 
+    def deny_bucket(self, bucket: str) -> dict[str, Any]:
+        """Make every S3 request for ``bucket`` answer AccessDenied (403), as a bucket policy that does not grant the
+        caller would."""
+        result: dict[str, Any] = self._call("POST", "credentials", {"deny_bucket": bucket})
+        return result
+
+    def allow_bucket(self, bucket: str) -> dict[str, Any]:
+        """Undo :meth:`deny_bucket`."""
+        result: dict[str, Any] = self._call("POST", "credentials", {"allow_bucket": bucket})
+        return result
+
     def revoke_sessions(self, role_arn: str) -> int:
         """Revoke every session of ``role_arn`` issued so far (IAM's "revoke active sessions"): requests signed with
         them answer AccessDeniedException; a new AssumeRole works. Answers how many were revoked."""

@@ -279,13 +279,18 @@ def _credentials(emulator: EmulatorState, method: str, body: dict[str, Any]) -> 
     if method in ("POST", "PUT"):
         deny, allow, revoke = body.get("deny_role"), body.get("allow_role"), body.get("revoke_role")
         expire = body.get("expire")
-        if deny is None and allow is None and revoke is None and expire is None:
+        deny_bucket, allow_bucket = body.get("deny_bucket"), body.get("allow_bucket")
+        if all(v is None for v in (deny, allow, revoke, expire, deny_bucket, allow_bucket)):
             return _bad("expected {'deny_role': arn} or {'allow_role': arn} or {'revoke_role': arn} or "
-                        "{'expire': {'role_arn': arn?, 'access_key': key?}}")
+                        "{'expire': {'role_arn': arn?, 'access_key': key?}} or {'deny_bucket': name} or "
+                        "{'allow_bucket': name}")
         # Everything is checked before anything is applied: a refused request changes nothing.
         for value, name in ((deny, "deny_role"), (allow, "allow_role"), (revoke, "revoke_role")):
             if value is not None and not isinstance(value, str):
                 return _bad(f"{name} must be a role ARN")
+        for value, name in ((deny_bucket, "deny_bucket"), (allow_bucket, "allow_bucket")):
+            if value is not None and not isinstance(value, str):
+                return _bad(f"{name} must be a bucket name")
         if expire is not None and (not isinstance(expire, dict) or any(
                 not isinstance(expire.get(k), (str, type(None))) for k in ("role_arn", "access_key"))):
             return _bad("expire must be {'role_arn': str?, 'access_key': str?}")
@@ -296,6 +301,10 @@ def _credentials(emulator: EmulatorState, method: str, body: dict[str, Any]) -> 
             sts.denied_roles.discard(allow)
         if isinstance(revoke, str):
             counts["revoked"] = sts.revoke(revoke)
+        if isinstance(deny_bucket, str):
+            sts.denied_buckets.add(deny_bucket)
+        if isinstance(allow_bucket, str):
+            sts.denied_buckets.discard(allow_bucket)
         if isinstance(expire, dict):
             counts["expired"] = sts.expire(now(), role_arn=expire.get("role_arn"), access_key=expire.get("access_key"))
         return web.json_response({**sts.describe(now()), **counts})

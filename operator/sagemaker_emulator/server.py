@@ -240,6 +240,11 @@ class Emulator:
         ctx = self.context(request, service, operation)
 
         async def call() -> web.Response:
+            if service == "s3":
+                bucket = bucket_in_host or request.path.lstrip("/").split("/", 1)[0]
+                if bucket in self.sts.denied_buckets:
+                    # A bucket whose policy does not grant the caller: S3's own answer (a HEAD has no body).
+                    return s3_error(ctx, AwsError("AccessDenied", "Access Denied", 403))
             status, headers, data = self.moto.dispatch(
                 service,
                 request.method,

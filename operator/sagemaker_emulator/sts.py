@@ -59,12 +59,15 @@ class StsService:
         self.denied_roles: set[str] = set()
         # Access keys the emulator did not issue (the default caller's) that the admin API expired.
         self.expired_keys: set[str] = set()
+        # S3 buckets no caller may read (AccessDenied), as a bucket whose policy does not grant the caller.
+        self.denied_buckets: set[str] = set()
 
     def reset(self) -> None:
-        """Forget issued credentials, denied roles and expired keys."""
+        """Forget issued credentials, denied roles and buckets, and expired keys."""
         self.identities.clear()
         self.denied_roles.clear()
         self.expired_keys.clear()
+        self.denied_buckets.clear()
 
     def identify(self, access_key: str) -> Identity | None:
         """The assumed-role identity of an access key, if the emulator issued it."""
@@ -113,6 +116,7 @@ class StsService:
         """What the admin API shows: denied roles, and the issued credentials without their secrets."""
         return {
             "denied_roles": sorted(self.denied_roles),
+            "denied_buckets": sorted(self.denied_buckets),
             "expired_keys": len(self.expired_keys),
             "issued": [{"role_arn": i.role_arn, "expiration": iso(i.expires), "expired": i.expires <= t,
                         "revoked": i.revoked} for i in self.identities.values()],

@@ -53,6 +53,12 @@ def main() -> None:
               help="Drift check interval per Ready endpoint (one DescribeEndpoint; up to 20% jitter is added).")
 @click.option("--tag-check-every", type=click.IntRange(min=1), default=12, show_default=True,
               help="Compare an endpoint's tags with the spec on every Nth drift check (each costs a ListTags call).")
+@click.option("--artifact-tracking/--no-artifact-tracking", default=False, show_default=True,
+              help="Artifact-aware revisions for models whose spec.artifactTracking is unset: an S3 artifact "
+                   "overwritten in place makes a new model revision and updates its endpoints.")
+@click.option("--artifact-check-seconds", type=click.FloatRange(min=1), default=600.0, show_default=True,
+              help="How often a tracked model's artifacts are read from S3 (one HeadObject per object, one "
+                   "ListObjectsV2 page per prefix).")
 @click.option("--poll-initial-seconds", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
               help="First delay before describing a resource AWS is working on; doubles up to --poll-max-seconds.")
 @click.option("--poll-max-seconds", type=click.FloatRange(min=0.05), default=60.0, show_default=True)
@@ -90,7 +96,8 @@ def main() -> None:
 @click.option("--leader-election-retry-period", type=click.FloatRange(min=0, min_open=True), default=2.0,
               show_default=True, help="Seconds between attempts to renew, or to acquire the lease.")
 def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync_seconds: float,
-        tag_check_every: int, poll_initial_seconds: float, poll_max_seconds: float, workers: int,
+        tag_check_every: int, artifact_tracking: bool, artifact_check_seconds: float, poll_initial_seconds: float,
+        poll_max_seconds: float, workers: int,
         aws_retry_mode: str, aws_max_attempts: int, liveness_port: int, metrics_port: int,
         watch_timeout_seconds: int, log_format: str, verbose: bool, kubeconfig: str | None, leader_elect: bool,
         leader_election_namespace: str | None, leader_election_id: str, leader_election_lease_duration: int,
@@ -134,7 +141,8 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
         start_http_server(metrics_port, registry=REGISTRY)
     settings = OperatorSettings(cluster_id=cluster_id, default_region=region, resync_seconds=resync_seconds,
                                 tag_check_every=tag_check_every, poll_initial_seconds=poll_initial_seconds,
-                                poll_max_seconds=poll_max_seconds)
+                                poll_max_seconds=poll_max_seconds, artifact_tracking=artifact_tracking,
+                                artifact_check_seconds=artifact_check_seconds)
     kopf.run(
         standalone=True,
         clusterwide=not namespaces,

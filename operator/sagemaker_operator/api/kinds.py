@@ -320,7 +320,17 @@ MODEL = Kind(
                 "with. Every change creates a new model revision in AWS.",
     operations=("CreateModel",),
     excluded={"ModelName": _DERIVED, "Tags": _TAGS},
-    overlays=(Overlay(add={"revisionHistoryLimit": revision_history_limit("model")}),),
+    overlays=(Overlay(add={
+        "revisionHistoryLimit": revision_history_limit("model"),
+        "artifactTracking": {
+            "type": "string", "enum": ["Enabled", "Disabled"],
+            "description": "Enabled: the identity of every S3 artifact the model names (ETag, VersionId; for a "
+                           "prefix, its keys and ETags) is part of the revision, read every --artifact-check-seconds: "
+                           "a file overwritten in place makes a new revision and a zero-downtime update of the "
+                           "endpoints, and the ETag seen is pinned where the request takes one. Default: the "
+                           "operator's --artifact-tracking (off).",
+        },
+    }),),
     status_model=ModelStatus,
     columns=ready_columns(".status.modelName"),
 )

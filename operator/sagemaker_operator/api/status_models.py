@@ -64,12 +64,24 @@ _RETRY = "The value of the retry annotation the operator last acted on."
 _RECREATING = "True while the operator deletes a failed resource to create it again (its absence is no drift)."
 
 
+class ArtifactStatus(_Status):
+    """What S3 said of one model artifact when it was last read (artifact tracking)."""
+
+    uri: str = Field(description="The artifact's S3 URI.")
+    etag: str | None = Field(None, description="Its ETag (an object).")
+    version_id: str | None = Field(None, description="Its VersionId, on a versioned bucket.")
+    objects: int | None = Field(None, description="How many objects are under it (a prefix).")
+    digest: str | None = Field(None, description="Digest of the keys and ETags under it (a prefix).")
+
+
 class Revision(_Status):
     """One AWS revision of an immutable resource."""
 
     name: str = Field(description="AWS name of the revision.")
     revision: str = Field(description="Hash of the spec the revision was created from.")
     model_names: list[str] | None = Field(None, description="AWS models the revision uses (endpoint configs).")
+    artifacts: list[ArtifactStatus] | None = Field(None, description="The artifacts the revision was built from "
+                                                                     "(models with artifact tracking).")
 
 
 class ModelStatus(CommonStatus):
@@ -81,6 +93,8 @@ class ModelStatus(CommonStatus):
                                                    "from.")
     revisions: list[Revision] = Field(default_factory=list, description="The current revision first, then the "
                                                                         "retained previous ones (for rollback).")
+    artifacts: list[ArtifactStatus] | None = Field(None, description="With artifact tracking: the identity of each "
+                                                                     "artifact as last read from S3.")
 
 
 class EndpointConfigStatus(CommonStatus):

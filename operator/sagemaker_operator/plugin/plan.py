@@ -12,11 +12,14 @@ from typing import Any
 import click
 import yaml
 
+from sagemaker_operator.api import kinds
 from sagemaker_operator.api.convert import SpecError
 from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.plugin.common import OUTPUT_FORMATS, PluginError, Session, emit, main, table
 from sagemaker_operator.reconcile.actions import Plan
+from sagemaker_operator.reconcile.artifacts import ArtifactIdentity, ArtifactUnreadable, artifact_refs, tracking_enabled
+from sagemaker_operator.reconcile.artifacts import observe as observe_artifacts
 from sagemaker_operator.reconcile.context import OperatorSettings, ReconcileContext, SpecProblem, Waiting
 from sagemaker_operator.reconcile.endpoint import ENDPOINT_LIVE
 from sagemaker_operator.reconcile.endpoint_config import desired_config, render_config, resolve_model_names
@@ -193,16 +196,24 @@ async def _plan_object(ctx: ReconcileContext, obj: KubeObject) -> PlannedChange:
         target = await ctx.target(obj)
         if obj.kind in (MODEL, ENDPOINT_CONFIG):
             if obj.kind == MODEL:
-                resource, desired = MODEL_RESOURCE, desired_model(render_model(obj, ctx.settings.cluster_id))
+                # Tracked when the spec says so, or when the operator's flag did (it recorded the artifacts).
+                tracking = tracking_enabled(obj.spec, bool(obj.status.get("artifacts")))
+                artifacts = tuple(await observe_artifacts(ctx.gateway, target, artifact_refs(
+                    kinds.MODEL.request(obj.spec)))) if tracking else ()
+                resource, desired = MODEL_RESOURCE, desired_model(render_model(obj, ctx.settings.cluster_id,
+                                                                               artifacts))
                 in_use = ctx.store.aws_models_in_use()
+                why = _artifact_changes(obj, artifacts)
             else:
+                why = ""
                 resource = CONFIG_RESOURCE
                 desired = desired_config(render_config(obj, ctx.settings.cluster_id, resolve_model_names(ctx, obj)))
                 in_use = ctx.store.aws_configs_in_use()
             plan = await plan_revision_pass(ctx, target, obj, resource, desired, in_use)
             # Dependants are planned against the revision this one will have.
             ctx.store.put(_ready_as(obj, **{resource.name_field: desired.name}))
-            return _revision_change(obj, resource, desired.name, plan)
+            change = _revision_change(obj, resource, desired.name, plan)
+            return replace(change, details=f"{change.details} ({why})") if why and change.changes else change
         if obj.kind == TRANSFORM_JOB:
             job = await plan_transform_pass(ctx, target, obj, resolve_transform(ctx, obj))
             return _job_change(obj, job)
@@ -210,11 +221,20 @@ async def _plan_object(ctx: ReconcileContext, obj: KubeObject) -> PlannedChange:
         wanted = live.resolve(ctx, obj)
     except (SpecProblem, SpecError) as problem:
         return PlannedChange(obj.kind, obj.name, "blocked", f"invalid spec: {problem}")
+    except ArtifactUnreadable as unreadable:
+        return PlannedChange(obj.kind, obj.name, "blocked", str(unreadable))
     except Waiting as waiting:
         return PlannedChange(obj.kind, obj.name, "waiting", str(waiting))
     # Tags are always compared: the operator does so on every Nth drift check, and the plan shows where it ends.
     plan = await plan_pass(ctx, target, obj, live, wanted, ctx.custody(obj, compare_tags=True))
     return _live_change(obj, live.name(wanted), plan)
+
+
+def _artifact_changes(obj: KubeObject, artifacts: Sequence[ArtifactIdentity]) -> str:
+    """"artifact changed: ..." when an artifact differs from what the current revision was built from."""
+    before = {a.uri: a for a in (ArtifactIdentity.from_status(e) for e in obj.status.get("artifacts") or ())}
+    changes = [a.change_from(before[a.uri]) for a in artifacts if a.uri in before and a != before[a.uri]]
+    return "artifact changed: " + "; ".join(changes) if changes else ""
 
 
 def _revision_change(obj: KubeObject, resource: ImmutableKind, name: str, plan: Plan) -> PlannedChange:

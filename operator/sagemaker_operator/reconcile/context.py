@@ -37,6 +37,9 @@ class OperatorSettings:
     poll_initial_seconds: float = 5.0
     poll_max_seconds: float = 60.0
     default_revision_history_limit: int = 2
+    # Artifact-aware revisions of models whose spec does not say (--artifact-tracking), and their own check pace.
+    artifact_tracking: bool = False
+    artifact_check_seconds: float = 600.0
 
 
 # Status fields that hold the ARN of an object's own AWS resource (one per kind).
@@ -89,6 +92,7 @@ class ReconcileContext:
     _poll_attempts: dict[ObjectRef, int] = field(default_factory=dict)
     _own_accounts: dict[str, asyncio.Future[str]] = field(default_factory=dict)
     _inherited: set[ObjectRef] = field(default_factory=set)
+    _next_artifact_check: dict[ObjectRef, float] = field(default_factory=dict)
 
     async def target(self, obj: KubeObject) -> AwsTarget:
         """The region and role of an object's AWS resources, once the spec passes its kind's validation rules.
@@ -210,6 +214,27 @@ class ReconcileContext:
                        tags_recorded=self.tags_applied(obj),
                        spec_unchanged=obj.status.get("observedGeneration") == obj.generation)
 
+    def artifact_check_due(self, ref: ObjectRef, *, force: bool = False) -> bool:
+        """Whether a model's artifacts should be read from S3 now (and, if so, schedule the next check); ``force``:
+        they are read now anyway (the spec changed). The first check after start is spread over one interval, as
+        drift checks are."""
+        now = self.clock()
+        due = self._next_artifact_check.get(ref)
+        if force:
+            self._next_artifact_check[ref] = now + self.settings.artifact_check_seconds
+            return True
+        if due is None:
+            due = now + self.rng.uniform(0.0, self.settings.artifact_check_seconds)
+            self._next_artifact_check[ref] = due
+        if now < due:
+            return False
+        self._next_artifact_check[ref] = now + self.settings.artifact_check_seconds
+        return True
+
+    def seconds_until_artifact_check(self, ref: ObjectRef) -> float:
+        """Seconds until a model's next artifact check."""
+        return max(0.0, self._next_artifact_check.get(ref, self.clock()) - self.clock())
+
     def first_pass(self, ref: ObjectRef) -> bool:
         """Whether this is the first pass over ``ref``, an object that existed when this process began to lead (and
         record that it happened).
@@ -271,6 +296,6 @@ class ReconcileContext:
 
     def forget(self, ref: ObjectRef) -> None:
         """Drop all per-object memory of an object that is gone."""
-        for table in (self._next_drift_check, self._drift_checks, self._poll_attempts):
+        for table in (self._next_drift_check, self._drift_checks, self._poll_attempts, self._next_artifact_check):
             table.pop(ref, None)
         self._inherited.discard(ref)
