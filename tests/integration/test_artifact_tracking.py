@@ -51,6 +51,14 @@ def tracked(uri: str, **extra: Any) -> dict[str, Any]:
     return spec
 
 
+def serve(objects: Objects, name: str, uri: str) -> None:
+    """A tracked model of ``uri``, its config and its endpoint, all named ``name``; returns once it serves."""
+    objects.create(MODEL, name, tracked(uri))
+    objects.create(CONFIG, name, config_spec(("AllTraffic", name, 1.0, 1)))
+    objects.create(ENDPOINT, name, {"endpointConfigRef": {"name": name}})
+    objects.wait_condition(ENDPOINT, name, "Ready")
+
+
 def test_an_overwritten_artifact_rolls_the_endpoint_with_no_failed_invocation(
         kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
         tmp_path: Path) -> None:
@@ -58,10 +66,7 @@ def test_an_overwritten_artifact_rolls_the_endpoint_with_no_failed_invocation(
     bucket.create_bucket(Bucket="models")
     bucket.put_object(Bucket="models", Key="ranker/model.tar.gz", Body=b"weights v1")
     with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log", FAST_CHECKS):
-        objects.create(MODEL, "ranker", tracked("s3://models/ranker/model.tar.gz"))
-        objects.create(CONFIG, "ranker", config_spec(("AllTraffic", "ranker", 1.0, 1)))
-        objects.create(ENDPOINT, "ranker", {"endpointConfigRef": {"name": "ranker"}})
-        objects.wait_condition(ENDPOINT, "ranker", "Ready")
+        serve(objects, "ranker", "s3://models/ranker/model.tar.gz")
         first = objects.get(MODEL, "ranker")["status"]
         [artifact] = first["artifacts"]
         assert artifact["uri"] == "s3://models/ranker/model.tar.gz" and artifact["etag"]
@@ -158,15 +163,12 @@ def test_an_unreadable_bucket_is_degraded_naming_the_uri_and_the_endpoint_keeps_
     bucket.create_bucket(Bucket="locked")
     bucket.put_object(Bucket="locked", Key="model.tar.gz", Body=b"weights")
     with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log", FAST_CHECKS):
-        objects.create(MODEL, "m", tracked("s3://locked/model.tar.gz"))
-        objects.create(CONFIG, "c", config_spec(("AllTraffic", "m", 1.0, 1)))
-        objects.create(ENDPOINT, "e", {"endpointConfigRef": {"name": "c"}})
-        objects.wait_condition(ENDPOINT, "e", "Ready")
+        serve(objects, "m", "s3://locked/model.tar.gz")
         emulator.admin.deny_bucket("locked")
         objects.wait_condition(MODEL, "m", "Degraded", reason="ArtifactUnreadable", timeout=30)
         message = objects.condition(MODEL, "m", "Degraded")["message"]
         assert "s3://locked/model.tar.gz" in message and "s3:GetObject" in message
-        answer = runtime(emulator.url).invoke_endpoint(EndpointName="e", Body=b"{}", ContentType="application/json")
+        answer = runtime(emulator.url).invoke_endpoint(EndpointName="m", Body=b"{}", ContentType="application/json")
         assert answer["InvokedProductionVariant"] == "AllTraffic"
         # Readable again: Ready, on the same revision (the file did not change).
         name = objects.get(MODEL, "m")["status"]["modelName"]

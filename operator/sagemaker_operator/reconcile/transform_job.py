@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sagemaker_operator.api import kinds
@@ -30,6 +30,7 @@ from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.reconcile.actions import Call, execute, tag_calls
 from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem
 from sagemaker_operator.reconcile.failures import failure_outcome
+from sagemaker_operator.reconcile.live import Decision
 from sagemaker_operator.reconcile.model import WaitingForModel, resolved_model_name
 from sagemaker_operator.reconcile.naming import AWS_NAME_MAX, content_hash, sanitize
 from sagemaker_operator.reconcile.objects import KubeObject
@@ -78,16 +79,9 @@ class TransformMemory:
 
 
 @dataclass(frozen=True)
-class TransformPlan:
-    """The decision for one pass: at most one call, the state, the status fields and the extra conditions."""
+class TransformPlan(Decision):
+    """The decision for one pass (at most one call, the state, the status fields) and how the job ended."""
 
-    state: State
-    reason: str
-    message: str
-    call: Call | None = None
-    poll: bool = False
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    events: tuple[EventRecord, ...] = ()
     complete: bool = False
     failed: bool = False
 
