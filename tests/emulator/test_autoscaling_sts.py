@@ -240,7 +240,7 @@ def test_default_caller_key_can_be_expired_and_issued_credentials_expire_on_time
     assert error_of(exc)[0] == "ExpiredTokenException"
     client(emulator, "sagemaker", aws_access_key_id="AKIAOTHER", aws_secret_access_key="s").list_models()
     admin.reset()
-    assert admin.credentials() == {"denied_roles": [], "expired_keys": 0, "issued": []}
+    assert admin.credentials() == {"denied_roles": [], "denied_buckets": [], "expired_keys": 0, "issued": []}
     sagemaker.list_models()  # reset forgets expired keys
 
 
