@@ -170,6 +170,17 @@ class MotoServices:
         except Exception:
             iam.create_role(role_name, SAGEMAKER_TRUST_POLICY, "/", None, "", [], None)
 
+    def iam_entity_exists(self, account: str, kind: str, name: str) -> bool:
+        """Whether IAM user or group ``name`` exists in ``account``."""
+        from moto.iam.exceptions import IAMException
+
+        iam = _moto()["iam"][account]["aws"]
+        try:
+            iam.get_user(name) if kind == "user" else iam.get_group(name)
+        except IAMException:
+            return False
+        return True
+
     def reset(self) -> None:
         """Forget every bucket, log group and IAM entity (in this process)."""
         if not _moto.cache_info().currsize:
