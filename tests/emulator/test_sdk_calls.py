@@ -85,3 +85,14 @@ def test_simulation_input_checked_against_the_model(emulator: EmulatorThread) ->
     with pytest.raises(ClientError) as exc:
         raw.simulate_principal_policy(PolicySourceArn=ROLE, ActionNames=["s3:*"], MaxItems=0)
     assert error_of(exc)[0] == "ValidationError"
+
+
+def test_a_call_moto_lacks_is_not_implemented_not_an_internal_error(emulator: EmulatorThread) -> None:
+    """Before SimulatePrincipalPolicy was answered, the SDK saw a retried 500 InternalFailure; a call nobody
+    implements answers 501 at once, as the emulator's own unimplemented operations do."""
+    iam = client(emulator, "iam")
+    with pytest.raises(ClientError) as exc:
+        iam.simulate_custom_policy(PolicyInputList=["{}"], ActionNames=["s3:GetObject"])
+    code, message, status = error_of(exc)
+    assert (code, status) == ("NotImplemented", 501)
+    assert "simulate_custom_policy" in message
