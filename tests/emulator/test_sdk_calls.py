@@ -4,6 +4,11 @@ order, so the emulator keeps answering them without the SDK in the test venv.
 * v3 ``ModelBuilder.build()`` validates the execution role before CreateModel: a paginated
   ``iam:SimulatePrincipalPolicy`` on the role ARN (only ``*``-resource actions), then ``iam:GetRole`` to read its
   trust policy for ``sagemaker.amazonaws.com``.
+* v2 ``Transformer.transform(wait=True, logs=True)`` reads ``/aws/sagemaker/TransformJobs``: DescribeLogStreams
+  (prefix ``JOB/``, ordered by name, ``limit`` = instance count), then per stream GetLogEvents from a
+  (timestamp, skip) position with ``startFromHead`` and the forward token until a page is empty.
+* v2 ``AsyncInferenceResponse.get_result(WaiterConfig)`` waits with S3's ``object_exists`` waiter (HeadObject) on
+  the output object, and reads the failure object when the model failed.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from urllib.parse import unquote
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_helpers import ACCOUNT, ROLE, client, error_of
+from emulator_helpers import ACCOUNT, ROLE, client, error_of, make_config, make_model, wait_until
 
 from sagemaker_emulator.server import EmulatorThread
 
@@ -96,3 +101,70 @@ def test_a_call_moto_lacks_is_not_implemented_not_an_internal_error(emulator: Em
     code, message, status = error_of(exc)
     assert (code, status) == ("NotImplemented", 501)
     assert "simulate_custom_policy" in message
+
+
+def _read_stream(logs: Any, group: str, stream: str, start_time: int, skip: int) -> list[dict[str, Any]]:
+    """The SDK's ``sagemaker.logs.log_stream``: forward tokens until an empty page."""
+    events: list[dict[str, Any]] = []
+    token: dict[str, str] = {}
+    while True:
+        page = logs.get_log_events(logGroupName=group, logStreamName=stream, startTime=start_time,
+                                   startFromHead=True, **token)
+        if not page["events"]:
+            return events[skip:]
+        events.extend(page["events"])
+        token = {"nextToken": page["nextForwardToken"]}
+
+
+def test_transform_log_reader_sequence(emulator: EmulatorThread) -> None:
+    sm, s3, logs = client(emulator, "sagemaker"), client(emulator, "s3"), client(emulator, "logs")
+    s3.create_bucket(Bucket="sdk")
+    s3.put_object(Bucket="sdk", Key="in/data.csv", Body=b"1,2\n3,4\n")
+    make_model(sm, "m")
+    sm.create_transform_job(
+        TransformJobName="job", ModelName="m", BatchStrategy="MultiRecord",
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://sdk/in/"}},
+                        "ContentType": "text/csv", "SplitType": "Line"},
+        TransformOutput={"S3OutputPath": "s3://sdk/out", "AssembleWith": "Line"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )
+    wait_until(lambda: sm.describe_transform_job(TransformJobName="job")["TransformJobStatus"] == "Completed")
+    group = "/aws/sagemaker/TransformJobs"
+    first = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix="job/", orderBy="LogStreamName", limit=1)
+    assert len(first["logStreams"]) == 1 and "nextToken" in first  # the data-log stream is on the next page
+    streams = [s["logStreamName"] for s in logs.describe_log_streams(
+        logGroupName=group, logStreamNamePrefix="job/", orderBy="LogStreamName", limit=50)["logStreams"]]
+    assert len(streams) == 2 and streams[1] == streams[0] + "/data-log"
+    container = _read_stream(logs, group, streams[0], 0, 0)
+    assert any("invocations served" in e["message"] for e in container)
+    # The next poll starts at the last event's timestamp and skips what was already shown at that time.
+    last = container[-1]["timestamp"]
+    shown = sum(1 for e in container if e["timestamp"] == last)
+    assert _read_stream(logs, group, streams[0], last, shown) == []
+    assert "BatchStrategy=MULTI_RECORD" in _read_stream(logs, group, streams[1], 0, 0)[0]["message"]
+    out = s3.get_object(Bucket="sdk", Key="out/data.csv.out")["Body"].read().decode()
+    lines = out.splitlines()
+    assert len(lines) == 2 and "1,2" in lines[0] and "3,4" in lines[1]  # one answer per record, AssembleWith Line
+
+
+def test_async_get_result_sequence(emulator: EmulatorThread) -> None:
+    sm, s3 = client(emulator, "sagemaker"), client(emulator, "s3")
+    rt = client(emulator, "sagemaker-runtime")
+    s3.create_bucket(Bucket="sdk")
+    make_model(sm, "m")
+    make_config(sm, "cfg", ("AllTraffic", "m", 1.0, 1), AsyncInferenceConfig={
+        "OutputConfig": {"S3OutputPath": "s3://sdk/async-out", "S3FailurePath": "s3://sdk/async-fail"}})
+    sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg")
+    sm.get_waiter("endpoint_in_service").wait(EndpointName="ep", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    s3.put_object(Bucket="sdk", Key="async-endpoint-inputs/req", Body=b'{"x": 1}')
+    answer = rt.invoke_endpoint_async(EndpointName="ep", InputLocation="s3://sdk/async-endpoint-inputs/req",
+                                      ContentType="application/json", Accept="application/json")
+    key = answer["OutputLocation"].removeprefix("s3://sdk/")
+    s3.get_waiter("object_exists").wait(Bucket="sdk", Key=key, WaiterConfig={"Delay": 0.05, "MaxAttempts": 20})
+    assert json.loads(s3.get_object(Bucket="sdk", Key=key)["Body"].read())["input"] == {"x": 1}
+    failed = rt.invoke_endpoint_async(EndpointName="ep", InputLocation="s3://sdk/async-endpoint-inputs/none")
+    s3.get_waiter("object_exists").wait(Bucket="sdk", Key=failed["FailureLocation"].removeprefix("s3://sdk/"),
+                                        WaiterConfig={"Delay": 0.05, "MaxAttempts": 20})
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket="sdk", Key=failed["OutputLocation"].removeprefix("s3://sdk/"))
+    assert error_of(exc)[2] == 404
