@@ -168,3 +168,24 @@ def test_async_get_result_sequence(emulator: EmulatorThread) -> None:
     with pytest.raises(ClientError) as exc:
         s3.head_object(Bucket="sdk", Key=failed["OutputLocation"].removeprefix("s3://sdk/"))
     assert error_of(exc)[2] == 404
+
+
+def test_a_job_that_fails_to_start_logs_no_successful_ping(emulator: EmulatorThread) -> None:
+    """The SDK prints the job's container lines above the failure: they must not say the server started."""
+    sm, s3, logs = client(emulator, "sagemaker"), client(emulator, "s3"), client(emulator, "logs")
+    s3.create_bucket(Bucket="sdk")
+    s3.put_object(Bucket="sdk", Key="in/a.csv", Body=b"1")
+    make_model(sm, "bad", image=f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/fail:1")
+    sm.create_transform_job(
+        TransformJobName="job", ModelName="bad",
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://sdk/in/"}}},
+        TransformOutput={"S3OutputPath": "s3://sdk/out"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )
+    wait_until(lambda: sm.describe_transform_job(TransformJobName="job")["TransformJobStatus"] == "Failed")
+    group = "/aws/sagemaker/TransformJobs"
+    stream = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix="job/", limit=1)["logStreams"][0]
+    messages = [e["message"] for e in _read_stream(logs, group, stream["logStreamName"], 0, 0)]
+    assert messages[0].startswith("Starting the model server for transform job job")
+    assert messages[-1] == "Model server failed to start: AlgorithmError: See job logs for more information"
+    assert not any("ping" in m or "started" in m for m in messages)
