@@ -29,6 +29,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from .protocol import AwsError
+
 SERVICES = frozenset({"s3", "logs", "iam"})
 
 _PRESIGNED_CREDENTIAL_RE = re.compile(r"^([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request$")
@@ -148,6 +150,10 @@ class MotoServices:
                 request = Request.from_primitives(method, url, forwarded, body)
                 try:
                     status, out_headers, out_body = handler(request, request.raw_url, request.headers)
+                except NotImplementedError as exc:
+                    # As the emulator answers every operation it lacks: 501, which clients do not retry.
+                    message = f"The emulator (moto) does not implement this call: {exc}"
+                    raise AwsError("NotImplemented", message, 501) from None
                 except HTTPException as exc:
                     status, out_headers, out_body = exc.code or 500, dict(exc.get_headers()), exc.get_body()
                 data = out_body if isinstance(out_body, bytes) else _text(out_body or "").encode()
@@ -169,6 +175,17 @@ class MotoServices:
             iam.get_role(role_name)
         except Exception:
             iam.create_role(role_name, SAGEMAKER_TRUST_POLICY, "/", None, "", [], None)
+
+    def iam_entity_exists(self, account: str, kind: str, name: str) -> bool:
+        """Whether IAM user or group ``name`` exists in ``account``."""
+        from moto.iam.exceptions import IAMException
+
+        iam = _moto()["iam"][account]["aws"]
+        try:
+            iam.get_user(name) if kind == "user" else iam.get_group(name)
+        except IAMException:
+            return False
+        return True
 
     def reset(self) -> None:
         """Forget every bucket, log group and IAM entity (in this process)."""

@@ -6,7 +6,7 @@ each botocore protocol expects:
 
 * JSON 1.1 (SageMaker, Application Auto Scaling): body ``{"__type": CODE, "message": MSG}``.
 * REST-JSON (SageMaker Runtime): ``x-amzn-ErrorType`` header plus ``{"message": MSG}``.
-* Query (STS): ``<ErrorResponse><Error><Type/><Code/><Message/></Error>...`` XML.
+* Query (STS, IAM): ``<ErrorResponse><Error><Type/><Code/><Message/></Error>...`` XML.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from aiohttp import web
+from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -132,24 +133,80 @@ def s3_error(ctx: RequestContext | None, error: AwsError) -> web.Response:
 
 
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
 
 
 def xml_elements(value: dict[str, Any]) -> str:
-    """Serialise a nested dict of strings into query-protocol XML members (no attributes)."""
+    """Serialise a nested dict into query-protocol XML members (no attributes): lists as ``<member>`` items,
+    booleans as ``true``/``false``."""
     parts = []
     for key, item in value.items():
         if item is None:
             continue
-        inner = xml_elements(item) if isinstance(item, dict) else escape(str(item))
-        parts.append(f"<{key}>{inner}</{key}>")
+        parts.append(f"<{key}>{_xml_value(item)}</{key}>")
     return "".join(parts)
 
 
-def query_response(ctx: RequestContext, result: dict[str, Any]) -> web.Response:
-    """A query-protocol (STS) success response: ``<OpResponse><OpResult>...``."""
+def _xml_value(item: Any) -> str:
+    if isinstance(item, dict):
+        return xml_elements(item)
+    if isinstance(item, list):
+        return "".join(f"<member>{_xml_value(x)}</member>" for x in item)
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    return escape(str(item))
+
+
+def query_params(shape: Shape | None, form: dict[str, str], prefix: str = "") -> dict[str, Any]:
+    """The parameters of a query-protocol request (``Name``, ``List.member.N``, ``Struct.Field``,
+    ``Map.entry.N.key``/``.value``) as botocore's input shape names them; keys the shape does not name are
+    ignored. A value that is not of its member's type raises the query protocol's ``ValidationError``."""
+    params: dict[str, Any] = {}
+    for name, member in shape.members.items() if isinstance(shape, StructureShape) else []:
+        key = prefix + member.serialization.get("name", name)
+        value = _query_value(member, form, key)
+        if value is not None:
+            params[name] = value
+    return params
+
+
+def _query_value(shape: Shape, form: dict[str, str], key: str) -> Any:
+    if isinstance(shape, StructureShape):
+        if not any(k.startswith(key + ".") for k in form):
+            return None
+        return query_params(shape, form, key + ".")
+    if isinstance(shape, ListShape):
+        items, n = [], 1
+        while (item := _query_value(shape.member, form, f"{key}.member.{n}")) is not None:
+            items.append(item)
+            n += 1
+        return items if items or f"{key}" in form else None
+    if isinstance(shape, MapShape):
+        entries, n = {}, 1
+        while (k := form.get(f"{key}.entry.{n}.key")) is not None:
+            entries[k] = _query_value(shape.value, form, f"{key}.entry.{n}.value")
+            n += 1
+        return entries or None
+    if key not in form:
+        return None
+    raw = form[key]
+    if shape.type_name in ("integer", "long"):
+        try:
+            return int(raw)
+        except ValueError:
+            raise AwsError("ValidationError", f"Invalid value {raw!r} for {key}: not an integer") from None
+    if shape.type_name == "boolean":
+        if raw.lower() not in ("true", "false"):
+            raise AwsError("ValidationError", f"Invalid value {raw!r} for {key}: not a boolean")
+        return raw.lower() == "true"
+    return raw
+
+
+def query_response(ctx: RequestContext, result: dict[str, Any], namespace: str = STS_NS) -> web.Response:
+    """A query-protocol (STS, IAM) success response: ``<OpResponse><OpResult>...``."""
     op = ctx.operation
     body = (
-        f'<{op}Response xmlns="{STS_NS}"><{op}Result>{xml_elements(result)}</{op}Result>'
+        f'<{op}Response xmlns="{namespace}"><{op}Result>{xml_elements(result)}</{op}Result>'
         f"<ResponseMetadata><RequestId>{ctx.request_id}</RequestId></ResponseMetadata></{op}Response>"
     )
     return web.Response(body=body.encode(), status=200, headers={**_base_headers(ctx), "Content-Type": "text/xml"})

@@ -38,10 +38,12 @@ from .admin import AdminClient
 from .admin_api import PREFIX, Counters, Fault, handle_admin
 from .autoscaling import AutoScalingService
 from .data_flows import DataFlows, component_log_group, endpoint_log_group, instance_id
+from .iam import IamService
 from .lifecycle import Durations, now
 from .moto_services import SERVICES as MOTO_SERVICES
 from .moto_services import MotoServices, S3Error, presigned_scope, virtual_host_bucket
 from .protocol import (
+    IAM_NS,
     AwsError,
     RequestContext,
     SigV4Scope,
@@ -49,6 +51,7 @@ from .protocol import (
     json_response,
     parse_authorization,
     query_error,
+    query_params,
     query_response,
     rest_json_error,
     s3_error,
@@ -97,6 +100,7 @@ class Emulator:
         self.sagemaker.container_log = self.flows.logs
         self.autoscaling = AutoScalingService(self.sagemaker)
         self.sts = StsService(self.config.account_id)
+        self.iam = IamService(self.moto)
         self.counters = Counters()
         self.faults: dict[str, Fault] = {}
 
@@ -238,6 +242,8 @@ class Emulator:
             operation = f"S3.{request.method}"
             write_error = s3_error
         ctx = self.context(request, service, operation)
+        if service == "iam" and operation in self.iam.handlers:
+            return await self._iam(ctx, operation, form)
 
         async def call() -> web.Response:
             if service == "s3":
@@ -264,6 +270,22 @@ class Emulator:
             return response
 
         return await self._run(ctx, write_error, call)
+
+    async def _iam(self, ctx: RequestContext, operation: str, form: dict[str, str]) -> web.Response:
+        """An IAM call the emulator answers itself (:mod:`iam`), checked against botocore's model."""
+
+        async def call() -> web.Response:
+            op_model = service_model("iam").operation_model(operation)
+            params = query_params(op_model.input_shape, form)
+            errors = validate(op_model.input_shape, params, check_unknown=False)
+            if errors:
+                raise AwsError("ValidationError", validation_message(errors))
+            result = self.iam.handlers[operation](ctx, params)
+            if self.config.validate_responses:
+                validate_output(op_model, result)
+            return query_response(ctx, result, IAM_NS)
+
+        return await self._run(ctx, query_error, call)
 
     async def _json_call(
         self,

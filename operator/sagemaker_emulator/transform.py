@@ -334,11 +334,10 @@ class TransformService:
     def _startup_lines(self, job: TransformJob) -> list[str]:
         images = model_images(Model(kind=MODEL, name="", arn="", account="", region="", created=0, modified=0,
                                     spec=job.model_spec))
-        return [
-            f"Starting the model server for transform job {job.name} (image {images[0] if images else 'none'})",
-            "Model server started: listening on port 8080",
-            "GET /ping 200",
-        ]
+        starting = f"Starting the model server for transform job {job.name} (image {images[0] if images else 'none'})"
+        if job.failure is not None:  # a job that fails to start never answers a ping ("failed to start" follows)
+            return [starting]
+        return [starting, "Model server started: listening on port 8080", "GET /ping 200"]
 
     def _container_log(self, job: TransformJob, lines: list[str]) -> None:
         try:
