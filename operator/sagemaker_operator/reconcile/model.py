@@ -116,7 +116,9 @@ async def reconcile_model(ctx: ReconcileContext, obj: KubeObject) -> Outcome:
     spec_changed = obj.status.get("observedGeneration") != obj.generation
     try:
         target = await ctx.target(obj)
-        due = tracking and ctx.artifact_check_due(obj.ref, force=spec_changed)
+        # A model Degraded by its artifact check is read again on every pass, not reported Ready from what status
+        # recorded before S3 refused.
+        due = tracking and ctx.artifact_check_due(obj.ref, force=spec_changed or serves_despite_artifacts(obj))
         artifacts = await model_artifacts(ctx, target, obj, due=due)
         rendered = render_model(obj, ctx.settings.cluster_id, artifacts)
     except (SpecProblem, SpecError) as problem:
