@@ -126,3 +126,17 @@ def test_stopped_outside_the_operator_is_a_failure_with_that_reason() -> None:
                           observed_name="nightly-0a1b2c3d4e")
     assert (plan.state, plan.reason, plan.call) == (State.DEGRADED, "Stopped", None)
     assert "stopped outside the operator" in plan.message
+
+
+def test_a_failed_record_keeps_its_reason_when_passed_over_again() -> None:
+    timed_out = TransformMemory(revision="0a1b2c3d4e", job_name="nightly-0a1b2c3d4e", finished=True,
+                                stopped_for_deadline=True, failure_reason="ran past activeDeadlineSeconds (60)",
+                                attempts=({"name": "nightly-0a1b2c3d4e", "jobStatus": "Stopped"},))
+    again = plan_transform(desired(deadline=60), None, timed_out, NOW)
+    assert (again.reason, again.failed, again.call) == (DEADLINE_EXCEEDED, True, None)
+    assert "ran past activeDeadlineSeconds" in again.message
+    failed = TransformMemory(revision="0a1b2c3d4e", job_name="nightly-0a1b2c3d4e", finished=True,
+                             failure_reason="AlgorithmError: See job logs for more information",
+                             attempts=({"name": "nightly-0a1b2c3d4e", "jobStatus": "Failed"},))
+    record = plan_transform(desired(), None, failed, NOW)
+    assert record.reason == "Failed" and "AlgorithmError" in record.message

@@ -76,6 +76,7 @@ class TransformMemory:
     finished: bool = False  # the run reached its end (Completed, or Failed with no attempt left)
     stopped_for_deadline: bool = False
     attempts: tuple[Mapping[str, Any], ...] = ()
+    failure_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,14 @@ def plan_transform(desired: TransformDesired, observed: Mapping[str, Any] | None
     name = desired.name(attempt)
     if same_run and memory.finished:
         # A record: never described again.
-        if memory.stopped_for_deadline or (memory.attempts and memory.attempts[-1].get("jobStatus") != "Completed"):
-            return TransformPlan(State.DEGRADED, "Failed", f"transform job {memory.job_name} failed", failed=True)
+        last = str(memory.attempts[-1].get("jobStatus")) if memory.attempts else ""
+        if memory.stopped_for_deadline or last != "Completed":
+            # The same reason and message as when it ended (a restart or a tag change passes here again).
+            ended_as = DEADLINE_EXCEEDED if memory.stopped_for_deadline else (
+                "Stopped" if last == "Stopped" else "Failed")
+            ended = "was stopped" if memory.stopped_for_deadline or last == "Stopped" else "failed"
+            return TransformPlan(State.DEGRADED, ended_as, f"transform job {memory.job_name} {ended}: "
+                                                         f"{memory.failure_reason or 'no reason given'}", failed=True)
         return TransformPlan(State.READY, "Completed", f"transform job {memory.job_name} completed", complete=True)
     if not same_run and memory.job_name and observed_name == memory.job_name and observed is not None \
             and observed.get("TransformJobStatus") in RUNNING:
@@ -242,7 +249,8 @@ def memory_of(obj: KubeObject) -> TransformMemory:
     status = parse(TransformJobStatus, obj.status)
     return TransformMemory(revision=status.revision, attempt=status.attempt or 0, job_name=status.job_name,
                            finished=bool(status.finished), stopped_for_deadline=bool(status.stopped_for_deadline),
-                           attempts=tuple(a.model_dump(by_alias=True, exclude_none=True) for a in status.attempts))
+                           attempts=tuple(a.model_dump(by_alias=True, exclude_none=True) for a in status.attempts),
+                           failure_reason=status.failure_reason)
 
 
 def _now() -> datetime.datetime:
