@@ -17,6 +17,7 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from sagemaker_operator.dev.cluster import free_port
+from sagemaker_operator.dev.examples import seed_objects
 from sagemaker_operator.reconcile.objects import GROUP, PLURALS, VERSION
 from tests.helpers import operator_process, wait_for
 
@@ -170,6 +171,21 @@ def autoscaling(emulator_url: str) -> Any:
     return boto3.client("application-autoscaling", endpoint_url=emulator_url, region_name=REGION,
                         aws_access_key_id="x", aws_secret_access_key="x",
                         config=Config(retries={"total_max_attempts": 1}))
+
+
+def s3(emulator_url: str) -> Any:
+    """A plain boto3 S3 client on the emulator (its S3 is moto's, on the same endpoint URL)."""
+    return boto3.client("s3", endpoint_url=emulator_url, region_name=REGION, aws_access_key_id="x",
+                        aws_secret_access_key="x")
+
+
+def seed_example_data(emulator_url: str, folder: Path) -> None:
+    """An example's input data (``<folder>/s3/<bucket>/<key>``) in the emulator's S3, as `dev --examples` uploads it."""
+    client = s3(emulator_url)
+    for bucket, key, path in seed_objects(folder):
+        with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+            client.create_bucket(Bucket=bucket)
+        client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
 
 
 def runtime(emulator_url: str) -> Any:

@@ -154,11 +154,8 @@ class TransformService:
             **job.spec,
             "CreationTime": job.created,
             "TransformStartTime": job.created,
+            **_ending(job),
         }
-        if job.ended is not None:
-            out["TransformEndTime"] = job.ended
-        if job.failure_reason:
-            out["FailureReason"] = job.failure_reason
         return out
 
     def list_jobs(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -177,11 +174,8 @@ class TransformService:
                 "CreationTime": job.created,
                 "LastModifiedTime": job.modified,
                 "TransformJobStatus": job.status,
+                **_ending(job),
             }
-            if job.ended is not None:
-                summary["TransformEndTime"] = job.ended
-            if job.failure_reason:
-                summary["FailureReason"] = job.failure_reason
             summaries.append(summary)
         return {"TransformJobSummaries": summaries, **({"NextToken": token} if token else {})}
 
@@ -344,3 +338,13 @@ class TransformService:
             self.moto.write_logs(job.account, job.region, LOG_GROUP, f"{job.name}/{job.instance_id}", lines)
         except Exception:  # logs are a by-product: never fail the job because of them
             log.exception("could not write the logs of transform job %s", job.name)
+
+
+def _ending(job: TransformJob) -> dict[str, Any]:
+    """How a job ended, as Describe and List both report it: its end time and failure reason, once there are."""
+    ending: dict[str, Any] = {}
+    if job.ended is not None:
+        ending["TransformEndTime"] = job.ended
+    if job.failure_reason:
+        ending["FailureReason"] = job.failure_reason
+    return ending

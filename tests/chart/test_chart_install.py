@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import botocore.session
 import kubernetes
 import pytest
@@ -48,6 +47,7 @@ from tests.operator_harness import (
     config_spec,
     counters,
     model_spec,
+    s3,
     sagemaker,
 )
 
@@ -299,8 +299,7 @@ def namespaced_scenario(namespaced_release: Release, admin_client: ApiClient, em
         _wait_tags(emulator, first["endpointArn"], {"team": "ai"})
 
         # A batch transform that completes, and one deleted while it runs (StopTransformJob).
-        data = boto3.client("s3", endpoint_url=emulator.url, region_name=REGION, aws_access_key_id="x",
-                            aws_secret_access_key="x")
+        data = s3(emulator.url)
         data.create_bucket(Bucket="chart-batch")
         data.put_object(Bucket="chart-batch", Key="in/rows.csv", Body=b"1,2\n3,4\n")
         job = {"modelRef": {"name": "ic"}, "transformResources": {"instanceType": "ml.m5.xlarge", "instanceCount": 1},

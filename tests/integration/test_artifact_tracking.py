@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
 from kubernetes.client import ApiClient
@@ -20,13 +19,13 @@ from tests.conftest import KubeTarget
 from tests.helpers import wait_for
 from tests.integration.test_plugin import kubectl_sagemaker
 from tests.operator_harness import (
-    REGION,
     Objects,
     config_spec,
     counters,
     model_spec,
     running_operator,
     runtime,
+    s3,
     sagemaker,
 )
 
@@ -35,10 +34,6 @@ MODEL, CONFIG, ENDPOINT = "SageMakerModel", "SageMakerEndpointConfig", "SageMake
 FAST_CHECKS = ["--artifact-check-seconds", "1"]
 WRITES = ("Create", "Update", "Delete", "Add", "Put", "Register", "Deregister")
 
-
-def s3(emulator: EmulatorThread) -> Any:
-    return boto3.client("s3", endpoint_url=emulator.url, region_name=REGION, aws_access_key_id="x",
-                        aws_secret_access_key="x")
 
 
 def writes(emulator: EmulatorThread) -> dict[str, int]:
@@ -62,7 +57,7 @@ def serve(objects: Objects, name: str, uri: str) -> None:
 def test_an_overwritten_artifact_rolls_the_endpoint_with_no_failed_invocation(
         kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
         tmp_path: Path) -> None:
-    objects, bucket = Objects(admin_client, namespace), s3(emulator)
+    objects, bucket = Objects(admin_client, namespace), s3(emulator.url)
     bucket.create_bucket(Bucket="models")
     bucket.put_object(Bucket="models", Key="ranker/model.tar.gz", Body=b"weights v1")
     with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log", FAST_CHECKS):
@@ -119,7 +114,7 @@ def test_an_overwritten_artifact_rolls_the_endpoint_with_no_failed_invocation(
 def test_versioned_buckets_prefixes_and_pinned_etags(
         kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
         tmp_path: Path) -> None:
-    objects, bucket = Objects(admin_client, namespace), s3(emulator)
+    objects, bucket = Objects(admin_client, namespace), s3(emulator.url)
     bucket.create_bucket(Bucket="versioned")
     bucket.put_bucket_versioning(Bucket="versioned", VersioningConfiguration={"Status": "Enabled"})
     bucket.put_object(Bucket="versioned", Key="m.tar.gz", Body=b"v1")
@@ -159,7 +154,7 @@ def test_versioned_buckets_prefixes_and_pinned_etags(
 def test_an_unreadable_bucket_is_degraded_naming_the_uri_and_the_endpoint_keeps_serving(
         kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
         tmp_path: Path) -> None:
-    objects, bucket = Objects(admin_client, namespace), s3(emulator)
+    objects, bucket = Objects(admin_client, namespace), s3(emulator.url)
     bucket.create_bucket(Bucket="locked")
     bucket.put_object(Bucket="locked", Key="model.tar.gz", Body=b"weights")
     with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log", FAST_CHECKS):
@@ -180,7 +175,7 @@ def test_an_unreadable_bucket_is_degraded_naming_the_uri_and_the_endpoint_keeps_
 def test_tracking_off_reads_nothing_from_s3(
         kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
         tmp_path: Path) -> None:
-    objects, bucket = Objects(admin_client, namespace), s3(emulator)
+    objects, bucket = Objects(admin_client, namespace), s3(emulator.url)
     bucket.create_bucket(Bucket="watched")
     bucket.put_object(Bucket="watched", Key="model.tar.gz", Body=b"weights")
     # The untracked models' artifacts are in a bucket no one may read: reading it would make them Degraded.
@@ -203,7 +198,7 @@ def test_tracking_off_reads_nothing_from_s3(
 def test_the_plan_says_an_artifact_changed(
         kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
         tmp_path: Path) -> None:
-    objects, bucket = Objects(admin_client, namespace), s3(emulator)
+    objects, bucket = Objects(admin_client, namespace), s3(emulator.url)
     bucket.create_bucket(Bucket="plans")
     bucket.put_object(Bucket="plans", Key="model.tar.gz", Body=b"v1")
     spec = tracked("s3://plans/model.tar.gz")

@@ -14,7 +14,7 @@ import pytest
 from kubernetes.client import ApiClient
 
 from sagemaker_emulator.server import EmulatorThread
-from sagemaker_operator.dev.examples import EXAMPLES_DIR, load_manifests, seed_objects
+from sagemaker_operator.dev.examples import EXAMPLES_DIR, load_manifests
 from tests.conftest import KubeTarget
 from tests.operator_harness import (
     GROUP,
@@ -26,7 +26,9 @@ from tests.operator_harness import (
     counters,
     running_operator,
     runtime,
+    s3,
     sagemaker,
+    seed_example_data,
 )
 
 pytestmark = pytest.mark.cluster
@@ -138,24 +140,10 @@ def _cross_account(emulator: EmulatorThread, objects: Objects) -> None:
     assert answer["InvokedProductionVariant"] == "AllTraffic"
 
 
-def _s3(emulator: EmulatorThread) -> Any:
-    return boto3.client("s3", endpoint_url=emulator.url, region_name=REGION, aws_access_key_id="x",
-                        aws_secret_access_key="x")
-
-
-def _seed(emulator: EmulatorThread, folder: Path) -> None:
-    """The example's input data in the emulator's S3, as `dev --examples` uploads it."""
-    client = _s3(emulator)
-    for bucket in sorted({bucket for bucket, _, _ in seed_objects(folder)}):
-        client.create_bucket(Bucket=bucket)
-    for bucket, key, path in seed_objects(folder):
-        client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
-
-
 def _batch_transform(emulator: EmulatorThread, objects: Objects) -> None:
     status = (objects.get("SageMakerTransformJob", "churn-scores") or {})["status"]
     assert (status["jobStatus"], status["outputObjects"]) == ("Completed", 1)
-    body = _s3(emulator).get_object(Bucket="example-data", Key="batch-transform/output/customers.csv.out")["Body"]
+    body = s3(emulator.url).get_object(Bucket="example-data", Key="batch-transform/output/customers.csv.out")["Body"]
     lines = body.read().decode().splitlines()
     # One line per customer: the ID kept, the model's answer joined.
     assert [line.split(",")[0] for line in lines] == ["c-1001", "c-1002", "c-1003", "c-1004"]
@@ -180,7 +168,7 @@ def test_example_is_accepted_and_becomes_ready(
     objects = Objects(admin_client, namespace)
     documents = load_manifests(folder)
     started = time.monotonic()
-    _seed(emulator, folder)
+    seed_example_data(emulator.url, folder)
     with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log"):
         _apply(objects, documents)
         for document in documents:

@@ -27,7 +27,6 @@ Argo CD and server-side apply, for the comments below:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
@@ -39,17 +38,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
 from kubernetes.client import ApiClient
 
 from sagemaker_emulator.server import EmulatorThread
 from sagemaker_operator.api.kinds import GROUP, KINDS, KINDS_BY_NAME, VERSION, Kind
-from sagemaker_operator.dev.examples import EXAMPLES_DIR, load_manifests, seed_objects
+from sagemaker_operator.dev.examples import EXAMPLES_DIR, load_manifests
 from tests.conftest import KubeTarget
 from tests.helpers import wait_for
-from tests.operator_harness import REGION, Objects, counters, running_operator, sagemaker
+from tests.operator_harness import Objects, counters, running_operator, sagemaker, seed_example_data
 
 pytestmark = pytest.mark.cluster
 
@@ -240,23 +238,13 @@ def _tagged(kind: str, name: str) -> dict[str, Any]:
             "spec": {"tags": {"cost-center": "ml-4711"}}}
 
 
-def _seed(emulator: EmulatorThread, folder: Path) -> None:
-    """An example's input data in the emulator's S3, as `dev --examples` uploads it."""
-    client = boto3.client("s3", endpoint_url=emulator.url, region_name=REGION, aws_access_key_id="x",
-                          aws_secret_access_key="x")
-    for bucket, key, path in seed_objects(folder):
-        with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
-            client.create_bucket(Bucket=bucket)
-        client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
-
-
 @pytest.fixture
 def every_kind(emulator: EmulatorThread, tmp_path: Path) -> Path:
     """One folder with the manifests of the examples that together have every kind, their input data in S3."""
     folder = tmp_path / "every-kind"
     folder.mkdir()
     for example in EVERY_KIND_EXAMPLES:
-        _seed(emulator, example)
+        seed_example_data(emulator.url, example)
         for manifest in sorted(example.glob("*.yaml")):
             shutil.copy(manifest, folder / f"{example.name}-{manifest.name}")
     return folder
@@ -293,7 +281,7 @@ def test_example_applies_server_side_and_stays_in_sync(
     field, and a server-side dry-run apply of the same manifests (Argo CD's Server-Side Diff) finds no difference."""
     objects = Objects(admin_client, namespace)
     documents = load_manifests(folder)
-    _seed(emulator, folder)
+    seed_example_data(emulator.url, folder)
     with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log"):
         applied = _apply(kube, namespace, folder, APPLIER)
         assert applied.stdout.split() == [word for doc in documents for word in (

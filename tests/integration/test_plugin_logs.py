@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
 import pytest
 from click.testing import CliRunner, Result
 from kubernetes.client import ApiClient
@@ -15,7 +14,7 @@ from sagemaker_emulator.server import EmulatorThread
 from sagemaker_operator.plugin import main
 from sagemaker_operator.plugin.logs import since_millis
 from tests.conftest import KubeTarget
-from tests.operator_harness import REGION, Objects, aws_env, config_spec, model_spec, running_operator, runtime
+from tests.operator_harness import Objects, aws_env, config_spec, model_spec, running_operator, runtime, s3
 
 pytestmark = pytest.mark.cluster
 MODEL, CONFIG, ENDPOINT, IC, JOB = ("SageMakerModel", "SageMakerEndpointConfig", "SageMakerEndpoint",
@@ -31,10 +30,9 @@ def test_logs_of_an_endpoint_a_component_and_a_transform_job(
         kube: KubeTarget, admin_client: ApiClient, crds: list[str], namespace: str, emulator: EmulatorThread,
         tmp_path: Path) -> None:
     objects = Objects(admin_client, namespace)
-    s3 = boto3.client("s3", endpoint_url=emulator.url, region_name=REGION, aws_access_key_id="x",
-                      aws_secret_access_key="x")
-    s3.create_bucket(Bucket="logs-data")
-    s3.put_object(Bucket="logs-data", Key="in/rows.csv", Body=b"1,2\n3,4\n")
+    data = s3(emulator.url)
+    data.create_bucket(Bucket="logs-data")
+    data.put_object(Bucket="logs-data", Key="in/rows.csv", Body=b"1,2\n3,4\n")
     with running_operator(kube.kubeconfig, emulator.url, namespace, tmp_path / "operator.log"):
         # Before anything runs: a clear error, not a traceback.
         missing = logs(kube, emulator, namespace, "shop")

@@ -16,7 +16,7 @@ from sagemaker_emulator.server import EmulatorThread
 from tests.conftest import KubeTarget
 from tests.crd_helpers import enforces_cel
 from tests.helpers import wait_for
-from tests.operator_harness import REGION, Objects, counters, model_spec, running_operator
+from tests.operator_harness import REGION, Objects, counters, model_spec, running_operator, s3
 
 pytestmark = pytest.mark.cluster
 MODEL, JOB = "SageMakerModel", "SageMakerTransformJob"
@@ -24,15 +24,11 @@ BUCKET = "batch-data"
 ROWS = {"in/a.csv": "1,5.0,2.0\n2,1.0,7.5\n3,0.5,0.5\n", "in/b.csv": "4,9.0,1.0\n"}
 
 
-def s3(emulator: EmulatorThread) -> Any:
-    return boto3.client("s3", endpoint_url=emulator.url, region_name=REGION, aws_access_key_id="x",
-                        aws_secret_access_key="x")
-
 
 @pytest.fixture
 def data(emulator: EmulatorThread) -> Iterator[Any]:
     """Input objects in the emulator's S3; the lifecycle durations restored afterwards."""
-    client = s3(emulator)
+    client = s3(emulator.url)
     client.create_bucket(Bucket=BUCKET)
     for key, body in ROWS.items():
         client.put_object(Bucket=BUCKET, Key=key, Body=body.encode())
