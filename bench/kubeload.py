@@ -98,6 +98,9 @@ class Objects:
         """Create one object."""
         response = self.api.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURALS[body["kind"]],
                                                             body, _preload_content=False)
+        # The answer is not needed, but must be read: a connection returned with its body unread hands the rest
+        # of that body to the next request as its status line.
+        response.drain_conn()
         response.release_conn()
 
     def set_image(self, name: str, tag: int) -> None:
@@ -106,6 +109,7 @@ class Objects:
         response = self.api.patch_namespaced_custom_object(
             GROUP, VERSION, self.namespace, PLURALS["SageMakerModel"], name, patch, _preload_content=False,
             _content_type="application/merge-patch+json")
+        response.drain_conn()  # see create()
         response.release_conn()
 
     def versions(self, kind: str) -> dict[str, tuple[str, int]]:
