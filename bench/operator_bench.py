@@ -333,6 +333,36 @@ def _epoch(stamp: str) -> float | None:
         return None
 
 
+def changed_ready_times(watch: EndpointWatch, wanted: Sequence[str], before: Mapping[str, str], since: float
+                        ) -> dict[str, float]:
+    """When each endpoint was first seen Ready on a config other than ``before[name]`` at or after ``since``
+    (wall clock): Ready on its new config. Without ``since``, an endpoint once Ready on a config older than
+    ``before`` (an earlier change's) would count as done before this change even started."""
+    return watch.ready_times(wanted, excluding=dict(before), since=since)
+
+
+def update_latencies(watch: EndpointWatch, sent: Mapping[str, Timed], before: Mapping[str, str], since: float
+                     ) -> tuple[list[float], list[float]]:
+    """Per changed endpoint, seconds from its model's patch to the first UpdateEndpoint toward a config other
+    than ``before[name]`` seen at or after ``since``: as the watch saw ``status.lastDeployment``, and from that
+    deployment's ``startedAt`` (whole seconds). One sample per endpoint; an earlier change's update is not one."""
+    first: dict[str, tuple[float, str]] = {}
+    for (endpoint, target), seen in list(watch.update_seen.items()):
+        if (endpoint in sent and target != before.get(endpoint) and seen >= since
+                and (endpoint not in first or seen < first[endpoint][0])):
+            first[endpoint] = (seen, target)
+    observed, stamped = [], []
+    for name, timing in sent.items():
+        if name not in first:
+            continue
+        seen, target = first[name]
+        observed.append(seen - timing.sent)
+        started_at = _epoch(watch.update_started_at.get((name, target), ""))
+        if started_at is not None:
+            stamped.append(max(0.0, started_at - int(timing.sent)))
+    return observed, stamped
+
+
 def rolling(stack: Stack, objects: Objects, watch: EndpointWatch, config: BenchConfig, count: int,
             workdir: Path) -> dict[str, Any]:
     """Change every model's image at once; follow every endpoint to InService on its new config."""
@@ -350,7 +380,7 @@ def rolling(stack: Stack, objects: Objects, watch: EndpointWatch, config: BenchC
     changed_from = time.time()
     timings: list[Timed] = bulk(lambda name: objects.set_image(name, 2), all_names, config.apply_workers)
     try:
-        wait_until(lambda: len(watch.ready_times(all_names, excluding=old)) == count,
+        wait_until(lambda: len(changed_ready_times(watch, all_names, old, changed_from)) == count,
                    timeout=config.rolling_timeout, what=f"{count} endpoints to be InService on their new config",
                    interval=0.5)
     finally:
@@ -358,15 +388,8 @@ def rolling(stack: Stack, objects: Objects, watch: EndpointWatch, config: BenchC
         probe.stop()
     cpu = meter.read()
     profile = _profile_stop(stack, profiler, workdir / "profile-rolling.txt")
-    done = watch.ready_times(all_names, excluding=old)
-    observed, stamped = [], []
-    for name, timing in zip(all_names, timings, strict=True):
-        for (endpoint, target), seen in list(watch.update_seen.items()):
-            if endpoint == name and target != old.get(name):
-                observed.append(seen - timing.sent)
-                started_at = _epoch(watch.update_started_at.get((endpoint, target), ""))
-                if started_at is not None:
-                    stamped.append(max(0.0, started_at - int(timing.sent)))
+    done = changed_ready_times(watch, all_names, old, changed_from)
+    observed, stamped = update_latencies(watch, dict(zip(all_names, timings, strict=True)), old, changed_from)
     calls = _operator_calls(stack.admin.counters())
     writes = _diff(stack.operator.kube_writes(), writes_before)
     return {
@@ -410,8 +433,8 @@ def single_changes(objects: Objects, watch: EndpointWatch, config: BenchConfig, 
             return None
 
         latencies.append(wait_until(update_seen, timeout=120, what=f"UpdateEndpoint of {name}", interval=0.02) - sent)
-        wait_until(lambda name=name, before=before: watch.ready_times([name], excluding=before), timeout=120,
-                   what=f"{name} to be Ready on its new config", interval=0.1)
+        wait_until(lambda name=name, before=before, sent=sent: changed_ready_times(watch, [name], before, sent),
+                   timeout=120, what=f"{name} to be Ready on its new config", interval=0.1)
     return {"p50": round(percentile(latencies, 50), 2), "p95": round(percentile(latencies, 95), 2),
             "max": round(max(latencies, default=float("nan")), 2), "samples": len(latencies)}
 
@@ -538,9 +561,9 @@ def failover(stack: Stack, objects: Objects, watch: EndpointWatch, config: Bench
     killed_leader_writes = _write_calls(stack.admin.counters())[0]
     _, to_leading = _first_to_lead([survivor], killed, duration + 30, "the standby to lead after SIGKILL")
     stack.promote(survivor)
-    wait_until(lambda: len(watch.ready_times(changed, excluding=before, since=changed_from)) == len(changed),
+    wait_until(lambda: len(changed_ready_times(watch, changed, before, changed_from)) == len(changed),
                timeout=config.failover_timeout, what=f"{len(changed)} changed endpoints to be Ready", interval=0.1)
-    ready = watch.ready_times(changed, excluding=before, since=changed_from)
+    ready = changed_ready_times(watch, changed, before, changed_from)
     updated = watch.update_times(changed, since=changed_from)
     churn_writes, churn_refused, churn_cut = _write_calls(stack.admin.counters())
     handover = {**handover_writes, **{f"{op} (refused)": n for op, n in handover_refused.items()},
