@@ -82,7 +82,7 @@ TARGETS: tuple[Target, ...] = (
     Target("all_at_once_apply_to_update_p95_seconds", "all at once: apply → UpdateEndpoint p95", "s", 10.0, 1000),
     Target("peak_rss_mb", "operator peak RSS", "MB", 160.0, 1000),
     Target("failed_invocations", "failed invocations", "", 0.0),
-    Target("operator_rss_mb_per_endpoint", "operator RSS / endpoint", "MB", None, 10000),
+    Target("operator_rss_mb_per_endpoint", "operator peak RSS / endpoint", "MB", None, 10000),
     Target("operator_cpu_seconds_per_endpoint_to_converge", "operator CPU / endpoint to converge", "s", None, 10000),
 )
 
@@ -332,7 +332,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("all_at_once_apply_to_update_p95_seconds", "every model at once: apply → UpdateEndpoint p95", "s", ".2f"),
     Column("failed_invocations", "failed invocations", "", "g"),
     Column("peak_rss_mb", "operator peak RSS", "MB", ".0f"),
-    Column("operator_rss_mb_per_endpoint", "operator RSS / endpoint", "MB", ".3g"),
+    Column("operator_rss_mb_per_endpoint", "operator peak RSS / endpoint", "MB", ".3g"),
     Column("operator_cpu_seconds_per_endpoint_to_converge", "operator CPU / endpoint to converge", "s", ".3g"),
 )
 
