@@ -1,1 +1,2 @@
-"""Benchmarks: the emulator alone (``emulator_bench.py``) and the operator at scale (``operator_bench.py``)."""
+"""Benchmarks: the emulator alone (``emulator_bench.py``), the operator at scale (``operator_bench.py``) and its
+published results (``results.py``)."""

@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python -m bench.operator_bench --endpoints 100,500,1000 [--repeat 3] [--out DIR] [--profile]
+    .venv/bin/python -m bench.operator_bench --endpoints 100,500,1000 [--repeat 3] [--out DIR] [--profile] [--publish]
 
 Each run (one N, one repetition) starts a fresh stack as separate processes: etcd + kube-apiserver on loopback,
 the SageMaker emulator (``--create-seconds``, ``--update-seconds``; ``--latency-ms`` injected on every AWS call
@@ -25,7 +25,8 @@ through its admin API) and ``sagemaker-operator run``. It applies N models, N en
 
 Steady state runs at a shortened ``--resync-seconds`` (default 60) so that a window of minutes holds several
 drift-check rounds; the per-minute rate is also reported projected to the operator's default resync (300 s), as
-the rate scales with 1/resync. Writes ``report.json`` and ``chart.png`` into ``--out`` and prints a table.
+the rate scales with 1/resync. Writes ``report.json`` and ``chart.png`` into ``--out`` and prints a table; with
+``--publish``, also each N's flat record (``bench/results.py``) to ``bench/results/<YYYY-MM-DD>-<N>.json``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import contextlib
 import datetime
 import json
 import os
-import platform
 import random
 import resource
 import signal
@@ -55,6 +55,16 @@ import kubernetes  # noqa: E402
 from kubernetes.client import ApiClient  # noqa: E402
 
 from bench.kubeload import EndpointWatch, Objects, Probe, Timed, bulk, manifest, names  # noqa: E402
+from bench.results import (  # noqa: E402
+    DEFAULT_RESYNC,
+    RESULTS_DIR,
+    git_commit,
+    machine_facts,
+    published_record,
+    today,
+    write_chart,
+    write_record,
+)
 from bench.stack import (  # noqa: E402
     REGION,
     OperatorProcess,
@@ -74,8 +84,6 @@ from sagemaker_operator.leader import JITTER  # noqa: E402
 
 NAMESPACE = "bench"
 KINDS = ("SageMakerModel", "SageMakerEndpointConfig", "SageMakerEndpoint")
-DEFAULT_RESYNC = 300.0
-ACK_CALLS_PER_MINUTE = 2.0
 INVOKE = "InvokeEndpoint"
 CUT = "InternalFailure"  # the emulator's answer to a request whose sender was killed while sending it
 # Lease duration, renew deadline, retry period (seconds): the operator's defaults (client-go's), and the short
@@ -333,6 +341,36 @@ def _epoch(stamp: str) -> float | None:
         return None
 
 
+def changed_ready_times(watch: EndpointWatch, wanted: Sequence[str], before: Mapping[str, str], since: float
+                        ) -> dict[str, float]:
+    """When each endpoint was first seen Ready on a config other than ``before[name]`` at or after ``since``
+    (wall clock): Ready on its new config. Without ``since``, an endpoint once Ready on a config older than
+    ``before`` (an earlier change's) would count as done before this change even started."""
+    return watch.ready_times(wanted, excluding=dict(before), since=since)
+
+
+def update_latencies(watch: EndpointWatch, sent: Mapping[str, Timed], before: Mapping[str, str], since: float
+                     ) -> tuple[list[float], list[float]]:
+    """Per changed endpoint, seconds from its model's patch to the first UpdateEndpoint toward a config other
+    than ``before[name]`` seen at or after ``since``: as the watch saw ``status.lastDeployment``, and from that
+    deployment's ``startedAt`` (whole seconds). One sample per endpoint; an earlier change's update is not one."""
+    first: dict[str, tuple[float, str]] = {}
+    for (endpoint, target), seen in list(watch.update_seen.items()):
+        if (endpoint in sent and target != before.get(endpoint) and seen >= since
+                and (endpoint not in first or seen < first[endpoint][0])):
+            first[endpoint] = (seen, target)
+    observed, stamped = [], []
+    for name, timing in sent.items():
+        if name not in first:
+            continue
+        seen, target = first[name]
+        observed.append(seen - timing.sent)
+        started_at = _epoch(watch.update_started_at.get((name, target), ""))
+        if started_at is not None:
+            stamped.append(max(0.0, started_at - int(timing.sent)))
+    return observed, stamped
+
+
 def rolling(stack: Stack, objects: Objects, watch: EndpointWatch, config: BenchConfig, count: int,
             workdir: Path) -> dict[str, Any]:
     """Change every model's image at once; follow every endpoint to InService on its new config."""
@@ -350,7 +388,7 @@ def rolling(stack: Stack, objects: Objects, watch: EndpointWatch, config: BenchC
     changed_from = time.time()
     timings: list[Timed] = bulk(lambda name: objects.set_image(name, 2), all_names, config.apply_workers)
     try:
-        wait_until(lambda: len(watch.ready_times(all_names, excluding=old)) == count,
+        wait_until(lambda: len(changed_ready_times(watch, all_names, old, changed_from)) == count,
                    timeout=config.rolling_timeout, what=f"{count} endpoints to be InService on their new config",
                    interval=0.5)
     finally:
@@ -358,15 +396,8 @@ def rolling(stack: Stack, objects: Objects, watch: EndpointWatch, config: BenchC
         probe.stop()
     cpu = meter.read()
     profile = _profile_stop(stack, profiler, workdir / "profile-rolling.txt")
-    done = watch.ready_times(all_names, excluding=old)
-    observed, stamped = [], []
-    for name, timing in zip(all_names, timings, strict=True):
-        for (endpoint, target), seen in list(watch.update_seen.items()):
-            if endpoint == name and target != old.get(name):
-                observed.append(seen - timing.sent)
-                started_at = _epoch(watch.update_started_at.get((endpoint, target), ""))
-                if started_at is not None:
-                    stamped.append(max(0.0, started_at - int(timing.sent)))
+    done = changed_ready_times(watch, all_names, old, changed_from)
+    observed, stamped = update_latencies(watch, dict(zip(all_names, timings, strict=True)), old, changed_from)
     calls = _operator_calls(stack.admin.counters())
     writes = _diff(stack.operator.kube_writes(), writes_before)
     return {
@@ -410,8 +441,8 @@ def single_changes(objects: Objects, watch: EndpointWatch, config: BenchConfig, 
             return None
 
         latencies.append(wait_until(update_seen, timeout=120, what=f"UpdateEndpoint of {name}", interval=0.02) - sent)
-        wait_until(lambda name=name, before=before: watch.ready_times([name], excluding=before), timeout=120,
-                   what=f"{name} to be Ready on its new config", interval=0.1)
+        wait_until(lambda name=name, before=before, sent=sent: changed_ready_times(watch, [name], before, sent),
+                   timeout=120, what=f"{name} to be Ready on its new config", interval=0.1)
     return {"p50": round(percentile(latencies, 50), 2), "p95": round(percentile(latencies, 95), 2),
             "max": round(max(latencies, default=float("nan")), 2), "samples": len(latencies)}
 
@@ -538,9 +569,9 @@ def failover(stack: Stack, objects: Objects, watch: EndpointWatch, config: Bench
     killed_leader_writes = _write_calls(stack.admin.counters())[0]
     _, to_leading = _first_to_lead([survivor], killed, duration + 30, "the standby to lead after SIGKILL")
     stack.promote(survivor)
-    wait_until(lambda: len(watch.ready_times(changed, excluding=before, since=changed_from)) == len(changed),
+    wait_until(lambda: len(changed_ready_times(watch, changed, before, changed_from)) == len(changed),
                timeout=config.failover_timeout, what=f"{len(changed)} changed endpoints to be Ready", interval=0.1)
-    ready = watch.ready_times(changed, excluding=before, since=changed_from)
+    ready = changed_ready_times(watch, changed, before, changed_from)
     updated = watch.update_times(changed, since=changed_from)
     churn_writes, churn_refused, churn_cut = _write_calls(stack.admin.counters())
     handover = {**handover_writes, **{f"{op} (refused)": n for op, n in handover_refused.items()},
@@ -574,6 +605,7 @@ def run_once(config: BenchConfig, count: int, workdir: Path,
     result: dict[str, Any] = {"endpoints": count}
     started = time.monotonic()
     with Stack(workdir, config.create_seconds, config.update_seconds, config.latency_ms) as stack:
+        result["kubernetes_version"] = stack.cluster.version
         client = _client(stack.cluster.kubeconfig_path, pool=max(16, config.apply_workers * 2))
         watch = EndpointWatch(client, NAMESPACE)
         try:
@@ -676,56 +708,6 @@ def print_table(summary: Mapping[int, Mapping[str, Any]]) -> None:
     Console(width=max(Console().width, 200)).print(table)
 
 
-def write_chart(summary: Mapping[int, Mapping[str, Any]], path: Path) -> bool:
-    """Convergence and peak RSS against N, steady calls per endpoint per minute against ACK's 2, rolling latency.
-
-    Needs matplotlib (the optional ``bench`` extra); returns False when it is not installed.
-    """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    counts = sorted(summary)
-    figure, axes = plt.subplots(2, 2, figsize=(11, 8))
-    (convergence, rss), (calls, latency) = axes
-
-    def series(*path: str) -> list[float]:
-        values = []
-        for count in counts:
-            node: Any = summary[count]
-            for key in path:
-                node = node.get(key, {}) if isinstance(node, dict) else {}
-            values.append(float(node) if isinstance(node, int | float) else float("nan"))
-        return values
-
-    convergence.plot(counts, series("convergence", "seconds"), "o-", label="measured")
-    convergence.axhline(120, color="red", linestyle="--", label="target at 1,000 (120 s)")
-    convergence.set(title="Convergence: apply to all Ready", xlabel="endpoints", ylabel="seconds")
-    rss.plot(counts, series("operator_peak_rss_mb"), "o-", label="operator peak RSS")
-    rss.axhline(300, color="red", linestyle="--", label="target (300 MB)")
-    rss.set(title="Operator memory", xlabel="endpoints", ylabel="MB")
-    calls.plot(counts, series("steady", "calls_per_endpoint_per_minute_at_default_resync"), "o-",
-               label="sagemaker-operator (projected to resync 300 s)")
-    calls.axhline(ACK_CALLS_PER_MINUTE, color="gray", linestyle="--", label="ACK controller (2)")
-    calls.axhline(0.2, color="red", linestyle=":", label="target (0.2)")
-    calls.set(title="Steady state AWS calls", xlabel="endpoints", ylabel="calls / endpoint / minute", ylim=(0, 2.3))
-    latency.plot(counts, series("rolling", "update_latency_seconds", "p50"), "o-", label="p50")
-    latency.plot(counts, series("rolling", "update_latency_seconds", "p95"), "s-", label="p95")
-    latency.axhline(2, color="red", linestyle=":", label="p50 target (2 s)")
-    latency.axhline(5, color="red", linestyle="--", label="p95 target (5 s)")
-    latency.set(title="Model change to UpdateEndpoint", xlabel="endpoints", ylabel="seconds")
-    for axis in (convergence, rss, calls, latency):
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return True
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse flags, run every N (``--repeat`` times), write the JSON report and the chart, print the table."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -761,6 +743,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for report.json, chart.png and logs "
                              "(default ~/.cache/sagemaker-operator/bench/operator-TIMESTAMP)")
+    parser.add_argument("--publish", action="store_true",
+                        help="also write each N's record (the median over --repeat) to "
+                             "bench/results/<YYYY-MM-DD>-<N>.json, for README's table (python -m bench.results readme)")
     args = parser.parse_args(argv)
     kubernetes_version = resolve_version(requested_version(args.kubernetes_version))
     # The stack's LocalCluster reads the version from the environment, as the tests' does.
@@ -780,11 +765,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     out: Path = args.out or Path.home() / ".cache" / "sagemaker-operator" / "bench" / f"operator-{stamp}"
     out.mkdir(parents=True, exist_ok=True)
     runs: dict[int, list[dict[str, Any]]] = {}
+    # Taken before the first run: the commit measured, and the day the records are named after.
     report: dict[str, Any] = {
         "config": asdict(config),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine_facts(),
         "kubernetes_version": kubernetes_version,
-        "runs": runs, "summary": {}}
+        "date": today(),
+        "git_commit": git_commit(),
+        "runs": runs, "summary": {}, "records": {}}
 
     def log(message: str) -> None:
         print(f"[{datetime.datetime.now():%H:%M:%S}] {message}", flush=True)
@@ -793,12 +781,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         for repetition in range(args.repeat):
             runs.setdefault(count, []).append(run_once(config, count, out / f"n{count}-r{repetition}", log))
             report["summary"] = {n: median_of(r) for n, r in runs.items()}
+            report["records"] = {
+                n: published_record(summary, date=report["date"], machine=report["machine"],
+                                    kubernetes_version=kubernetes_version, config=report["config"],
+                                    git_commit=report["git_commit"], runs=len(runs[n]))
+                for n, summary in report["summary"].items()}
             (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
     print_table(report["summary"])
     chart = out / "chart.png"
-    if not write_chart(report["summary"], chart):
+    if not write_chart(report["records"], chart):
         print("matplotlib is not installed: no chart (pip install matplotlib)")
     print(f"report: {out / 'report.json'}" + (f"\nchart: {chart}" if chart.exists() else ""))
+    if args.publish:
+        for record in report["records"].values():
+            print(f"published: {write_record(record, RESULTS_DIR)}")
+        print("README's table: python -m bench.results readme")
     return 0
 
 

@@ -7,12 +7,15 @@ and zero failed invocations. The timing targets are left to the full run (``pyth
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 from bench.operator_bench import DEFAULT_LEASE, BenchConfig, run_once
+from bench.results import REQUIRED_KEYS, dump_record, machine_facts, published_record, today
 
 from sagemaker_operator.leader import JITTER
 
@@ -35,6 +38,15 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One small run; every process it started is gone when it returns."""
     workdir: Path = tmp_path_factory.mktemp("operator-bench")
     return run_once(CONFIG, N, workdir)
+
+
+def test_the_published_record_of_the_run_has_every_required_figure(result: dict[str, Any]) -> None:
+    """What --publish writes (bench/results/) is complete for a run of every phase, and valid JSON."""
+    record = published_record(result, date=today(), machine=machine_facts(), config=asdict(CONFIG))
+    assert not [key for key in REQUIRED_KEYS if record.get(key) is None], record
+    assert record["kubernetes_version"] == result["kubernetes_version"]
+    assert record["endpoints"] == N
+    assert json.loads(dump_record(record)) == record
 
 
 def test_creating_an_endpoint_costs_its_creates_and_the_describes_its_waits_need(result: dict[str, Any]) -> None:
