@@ -460,7 +460,7 @@ class SageMakerService:
             merged[tag["Key"]] = tag.get("Value", "")
         if len(merged) > 50:
             raise AwsError("ResourceLimitExceeded", f"Resource {resource.arn} would have more than 50 tags.")
-        resource.tags = merged
+        resource.set_tags(merged)
 
     def op_AddTags(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """AddTags: a key that exists already gets the new value (keys are unique)."""
@@ -478,7 +478,7 @@ class SageMakerService:
     def op_DeleteTags(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """DeleteTags: unknown keys are ignored, as on AWS."""
         resource = self._resource_by_arn(p["ResourceArn"])
-        resource.tags = {k: v for k, v in resource.tags.items() if k not in set(p["TagKeys"])}
+        resource.set_tags({k: v for k, v in resource.tags.items() if k not in set(p["TagKeys"])})
         return {}
 
     # ---------------------------------------------------------------------------- models
