@@ -141,8 +141,8 @@ def sort_and_filter(
             out = [r for r in out if (getattr(r, attr) < bound if before else getattr(r, attr) > bound)]
     if params.get("StatusEquals") and status is not None:
         out = [r for r in out if status(r) == params["StatusEquals"]]
-    _, descending, key = list_order(params, status)
-    return sorted(out, key=key, reverse=descending)
+    _, descending, order = list_order(params, status)
+    return sorted(out, key=order, reverse=descending)
 
 
 SortKey = tuple[Any, str]
