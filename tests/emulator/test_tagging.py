@@ -348,17 +348,17 @@ def test_pages_skip_nothing_that_existed_throughout(sm: Any, tg: Any) -> None:
     first = tg.get_resources(**selection)
     seen = [m["ResourceARN"] for m in first["ResourceTagMappingList"]]
     assert len(seen) == 100 and first["PaginationToken"]
-    # Between the pages: one resource already listed and one not yet listed are deleted; one resource is
-    # created before the position reached and one after it.
-    sm.delete_model(ModelName="m005")
-    sm.delete_model(ModelName="m120")
+    # Between the pages: two resources already listed and one not yet listed are deleted; one resource is
+    # created before the position reached and one after it. A page token that was an offset would skip m100.
+    for name in ("m005", "m006", "m120"):
+        sm.delete_model(ModelName=name)
     tagged_model(sm, "a-new", owner="op")
     tagged_model(sm, "z-new", owner="op")
     second = tg.get_resources(**selection, PaginationToken=first["PaginationToken"])
     seen += [m["ResourceARN"] for m in second["ResourceTagMappingList"]]
     assert second["PaginationToken"] == ""
     assert len(seen) == len(set(seen)), "a resource was listed twice"
-    throughout = set(arns) - {f"{ARN}:model/m005", f"{ARN}:model/m120"}
+    throughout = set(arns) - {f"{ARN}:model/m005", f"{ARN}:model/m006", f"{ARN}:model/m120"}
     assert throughout <= set(seen), sorted(throughout - set(seen))
     assert f"{ARN}:model/m120" not in seen  # deleted before its page came
     assert f"{ARN}:model/z-new" in seen  # created after the position reached
