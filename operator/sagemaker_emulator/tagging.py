@@ -28,7 +28,6 @@ malformed and out-of-range parameters; throttling answers ``ThrottledException``
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Callable
 from typing import Any, cast
@@ -106,7 +105,7 @@ def decode_token(token: str, t: float) -> str:
     """The ARN after which the next page starts; refuses a token that is not one of ours, or has expired."""
     try:
         doc = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, binascii.Error):
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors too
         doc = None
     after = doc.get("after") if isinstance(doc, dict) else None
     issued = doc.get("issued") if isinstance(doc, dict) else None

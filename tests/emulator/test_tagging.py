@@ -58,6 +58,16 @@ def names(tg: Any, **params: Any) -> set[str]:
     return {arn.rsplit("/", 1)[1] for arn in listed(tg, **params)}
 
 
+def assumed(emulator: EmulatorThread, role: str) -> dict[str, str]:
+    """Client credentials of a session of ``role`` (its account is the role's)."""
+    creds = client(emulator, "sts").assume_role(RoleArn=role, RoleSessionName="op")["Credentials"]
+    return {
+        "aws_access_key_id": creds["AccessKeyId"],
+        "aws_secret_access_key": creds["SecretAccessKey"],
+        "aws_session_token": creds["SessionToken"],
+    }
+
+
 def fails(call: Callable[[], Any]) -> tuple[str, str, int]:
     with pytest.raises(ClientError) as exc:
         call()
@@ -193,12 +203,7 @@ def test_only_the_callers_account_and_region(emulator: EmulatorThread, sm: Any, 
     tagged_model(sm, "here", k="v")
     west = client(emulator, "sagemaker", region="us-west-2")
     tagged_model(west, "west", k="v")
-    creds = client(emulator, "sts").assume_role(RoleArn="arn:aws:iam::111122223333:role/op", RoleSessionName="op")
-    keys = {
-        "aws_access_key_id": creds["Credentials"]["AccessKeyId"],
-        "aws_secret_access_key": creds["Credentials"]["SecretAccessKey"],
-        "aws_session_token": creds["Credentials"]["SessionToken"],
-    }
+    keys = assumed(emulator, "arn:aws:iam::111122223333:role/op")
     other = client(emulator, "sagemaker", **keys)
     tagged_model(other, "other", k="v")
     assert set(listed(tg)) == {f"{ARN}:model/here"}
@@ -431,3 +436,13 @@ def test_counters_and_faults_see_get_resources(tg: Any, admin: AdminClient) -> N
     counters = admin.counters()
     assert counters["operations"]["GetResources"] == 4
     assert sum(counters["operation_errors"]["GetResources"].values()) == 2
+
+
+def test_a_revoked_session_is_denied_the_tag_action(emulator: EmulatorThread, admin: AdminClient) -> None:
+    role = "arn:aws:iam::111122223333:role/op"
+    tagging = client(emulator, "resourcegroupstaggingapi", **assumed(emulator, role))
+    tagging.get_resources()
+    admin.revoke_sessions(role)
+    code, message, status = fails(lambda: tagging.get_resources())
+    assert (code, status) == ("AccessDeniedException", 400)
+    assert "not authorized to perform: tag:GetResources with an explicit deny" in message
