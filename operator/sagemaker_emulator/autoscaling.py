@@ -137,7 +137,7 @@ class AutoScalingService:
         if p.get("SuspendedState") is not None:
             target.suspended = p["SuspendedState"]
         if p.get("Tags"):
-            target.tags.update(p["Tags"])
+            target.set_tags({**target.tags, **p["Tags"]})
         self.store.put(target, key)
         return {"ScalableTargetARN": target.arn}
 

@@ -41,8 +41,13 @@ class Durations:
 
 
 def now() -> float:
-    """Wall-clock seconds; AWS timestamps are wall-clock too, so one clock serves both."""
-    return time.time()
+    """Wall-clock seconds; AWS timestamps are wall-clock too, so one clock serves both.
+
+    Rounded to the microsecond, the precision botocore parses and sends timestamps with: a CreationTime a client
+    read back and passes as CreationTimeAfter (or Before) then names exactly the stored instant, so the strict
+    List* time filters leave that resource out on both sides, as they do on AWS.
+    """
+    return round(time.time(), 6)
 
 
 @dataclass(slots=True)

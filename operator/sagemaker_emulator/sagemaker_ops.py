@@ -16,8 +16,10 @@ Failure markers (documented in docs/emulator.md):
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
+import json
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -123,7 +125,7 @@ def sort_and_filter(
     params: dict[str, Any],
     status: Callable[[Resource], str] | None = None,
 ) -> list[Resource]:
-    """Apply the List* filters shared by SageMaker (name, times, status) and sort."""
+    """Apply the List* filters shared by SageMaker (name, times, status) and sort (see :func:`list_order`)."""
     out = items
     needle = params.get("NameContains")
     if needle:
@@ -139,17 +141,92 @@ def sort_and_filter(
             out = [r for r in out if (getattr(r, attr) < bound if before else getattr(r, attr) > bound)]
     if params.get("StatusEquals") and status is not None:
         out = [r for r in out if status(r) == params["StatusEquals"]]
+    _, descending, order = list_order(params, status)
+    return sorted(out, key=order, reverse=descending)
+
+
+SortKey = tuple[Any, str]
+
+
+def list_order(
+    params: dict[str, Any], status: Callable[[Resource], str] | None = None
+) -> tuple[str, bool, Callable[[Resource], SortKey]]:
+    """(SortBy, descending, key) of a SageMaker List* call: SortBy defaults to CreationTime and SortOrder to
+    Descending, as AWS documents. Ties are broken by ARN, so the order is total and a page token can name a
+    position in it."""
     sort_by = params.get("SortBy", "CreationTime")
-    reverse = params.get("SortOrder", "Descending") == "Descending"
+    if sort_by == "Status" and status is None:
+        sort_by = "CreationTime"
+    descending = params.get("SortOrder", "Descending") == "Descending"
 
-    def sort_key(r: Resource) -> Any:
+    def key(r: Resource) -> SortKey:
         if sort_by == "Name":
-            return r.name
+            return (r.name, r.arn)
         if sort_by == "Status" and status is not None:
-            return status(r)
-        return r.created
+            return (status(r), r.arn)
+        return (r.created, r.arn)
 
-    return sorted(out, key=sort_key, reverse=reverse)
+    return sort_by, descending, key
+
+
+def _list_token(sort_by: str, descending: bool, last: SortKey) -> str:
+    raw = json.dumps({"by": sort_by, "desc": descending, "after": list(last)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _list_token_position(token: str, sort_by: str, descending: bool) -> SortKey:
+    """The sort key a NextToken names; a token that is not one of ours, or that was issued for another order,
+    is refused (its position would mean nothing in this order)."""
+    invalid = validation_error(f"Invalid pagination token '{token}'.")
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except ValueError:
+        raise invalid from None
+    if not isinstance(doc, dict) or doc.get("by") != sort_by or doc.get("desc") is not descending:
+        raise invalid
+    after = doc.get("after")
+    if not isinstance(after, list) or len(after) != 2 or not isinstance(after[1], str):
+        raise invalid
+    numeric = sort_by == "CreationTime"
+    primary = after[0]
+    if isinstance(primary, bool) or not isinstance(primary, (int, float) if numeric else str):
+        raise invalid
+    return (primary, after[1])
+
+
+def keyset_page(
+    items: list[Resource],
+    params: dict[str, Any],
+    status: Callable[[Resource], str] | None = None,
+    default_max: int = 10,
+) -> tuple[list[Resource], str | None]:
+    """One page of ``items`` (as :func:`sort_and_filter` returned them for the same ``params``).
+
+    The NextToken names the last item returned (its sort key and ARN), not an offset: a resource deleted or
+    created between two calls cannot make the next page skip one that existed throughout.
+    """
+    sort_by, descending, key = list_order(params, status)
+    token = params.get("NextToken")
+    start = 0
+    if token:
+        after = _list_token_position(token, sort_by, descending)
+        start = next(
+            (i for i, r in enumerate(items) if (key(r) < after if descending else key(r) > after)), len(items)
+        )
+    size = int(params.get("MaxResults") or default_max)
+    page = items[start : start + size]
+    nxt = _list_token(sort_by, descending, key(page[-1])) if page and start + size < len(items) else None
+    return page, nxt
+
+
+def list_page(
+    items: list[Resource],
+    params: dict[str, Any],
+    status: Callable[[Resource], str] | None = None,
+    default_max: int = 10,
+) -> tuple[list[Resource], str | None]:
+    """Filter, sort and page a SageMaker List* call: (the page, the NextToken or None)."""
+    return keyset_page(sort_and_filter(items, params, status), params, status, default_max)
 
 
 class SageMakerService:
@@ -460,7 +537,7 @@ class SageMakerService:
             merged[tag["Key"]] = tag.get("Value", "")
         if len(merged) > 50:
             raise AwsError("ResourceLimitExceeded", f"Resource {resource.arn} would have more than 50 tags.")
-        resource.tags = merged
+        resource.set_tags(merged)
 
     def op_AddTags(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """AddTags: a key that exists already gets the new value (keys are unique)."""
@@ -478,7 +555,7 @@ class SageMakerService:
     def op_DeleteTags(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """DeleteTags: unknown keys are ignored, as on AWS."""
         resource = self._resource_by_arn(p["ResourceArn"])
-        resource.tags = {k: v for k, v in resource.tags.items() if k not in set(p["TagKeys"])}
+        resource.set_tags({k: v for k, v in resource.tags.items() if k not in set(p["TagKeys"])})
         return {}
 
     # ---------------------------------------------------------------------------- models
@@ -533,8 +610,7 @@ class SageMakerService:
 
     def op_ListModels(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """ListModels with NameContains, creation-time filters, sorting and pagination."""
-        items = sort_and_filter(self.store.items(ctx.account, ctx.region, MODEL), p)
-        page, token = paginate(items, p)
+        page, token = list_page(self.store.items(ctx.account, ctx.region, MODEL), p)
         models = [{"ModelName": m.name, "ModelArn": m.arn, "CreationTime": m.created} for m in page]
         return {"Models": models, **({"NextToken": token} if token else {})}
 
@@ -596,8 +672,7 @@ class SageMakerService:
 
     def op_ListEndpointConfigs(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """ListEndpointConfigs."""
-        items = sort_and_filter(self.store.items(ctx.account, ctx.region, ENDPOINT_CONFIG), p)
-        page, token = paginate(items, p)
+        page, token = list_page(self.store.items(ctx.account, ctx.region, ENDPOINT_CONFIG), p)
         configs = [{"EndpointConfigName": c.name, "EndpointConfigArn": c.arn, "CreationTime": c.created} for c in page]
         return {"EndpointConfigs": configs, **({"NextToken": token} if token else {})}
 
@@ -866,8 +941,7 @@ class SageMakerService:
         live = [
             e for e in self.store.items(ctx.account, ctx.region, ENDPOINT) if self.settle_endpoint(cast(Endpoint, e))
         ]
-        items = sort_and_filter(live, p, self.status_of)
-        page, token = paginate(items, p)
+        page, token = list_page(live, p, self.status_of)
         endpoints = [
             {
                 "EndpointName": e.name,
@@ -1031,8 +1105,8 @@ class SageMakerService:
             live = [r for r in live if r.endpoint_name.lower() == p["EndpointNameEquals"].lower()]
         if p.get("VariantNameEquals"):
             live = [r for r in live if r.variant_name.lower() == p["VariantNameEquals"].lower()]
-        items = cast(list[InferenceComponent], sort_and_filter(list(live), p, self.status_of))
-        page, token = paginate(items, p)
+        found, token = list_page(list(live), p, self.status_of)
+        page = cast(list[InferenceComponent], found)
         out = [
             {
                 "InferenceComponentName": ic.name,

@@ -1,12 +1,13 @@
 """The aiohttp application: one port serves SageMaker, SageMaker Runtime, Application Auto
-Scaling, STS, S3, CloudWatch Logs, IAM and the admin API.
+Scaling, the Resource Groups Tagging API, STS, S3, CloudWatch Logs, IAM and the admin API.
 
 Dispatch order:
 
 1. ``/_emulator/...``: admin API (:mod:`admin_api`);
 2. a SigV4 credential scope (header or presigned query) naming ``s3``, ``logs`` or ``iam``, or an
    unsigned request to a virtual-hosted bucket (``BUCKET.localhost``): moto (:mod:`moto_services`);
-3. ``X-Amz-Target: SageMaker.<Op>`` or ``AnyScaleFrontendService.<Op>``: JSON 1.1;
+3. ``X-Amz-Target: SageMaker.<Op>``, ``AnyScaleFrontendService.<Op>`` or
+   ``ResourceGroupsTaggingAPI_20170126.<Op>``: JSON 1.1;
 4. ``POST /endpoints/{name}/invocations`` (and ``/async-invocations``): SageMaker Runtime;
 5. a form body (or query string) with ``Action=``: STS query protocol.
 
@@ -60,6 +61,9 @@ from .runtime import RuntimeService
 from .sagemaker_ops import SageMakerService
 from .store import Store
 from .sts import StsService
+from .tagging import INVALID_PARAMETER, TaggingService, tagging_error
+from .tagging import SERVICE as TAGGING_SERVICE
+from .tagging import TARGET_PREFIX as TAGGING_PREFIX
 from .transform import TransformService
 from .validation import service_model, validate, validate_input, validate_output, validation_message
 
@@ -99,6 +103,7 @@ class Emulator:
         self.flows = DataFlows(self.moto)
         self.sagemaker.container_log = self.flows.logs
         self.autoscaling = AutoScalingService(self.sagemaker)
+        self.tagging = TaggingService(self.sagemaker)
         self.sts = StsService(self.config.account_id)
         self.iam = IamService(self.moto)
         self.counters = Counters()
@@ -215,6 +220,17 @@ class Emulator:
                 return await self._json_call(request, "sagemaker", operation, self.sagemaker.handlers)
             if prefix == "AnyScaleFrontendService":
                 return await self._json_call(request, "application-autoscaling", operation, self.autoscaling.handlers)
+            if prefix == TAGGING_PREFIX:
+                # The Tagging API answers a bad parameter with InvalidParameterException (it has no
+                # ValidationException) and names throttling and internal errors its own way.
+                return await self._json_call(
+                    request,
+                    TAGGING_SERVICE,
+                    operation,
+                    self.tagging.handlers,
+                    write_error=tagging_error,
+                    validation_code=INVALID_PARAMETER,
+                )
             return json_error(None, AwsError("UnknownOperationException", f"Unknown target prefix {prefix!r}.", 404))
         match = _INVOKE_RE.match(request.path)
         if match and request.method == "POST":
@@ -293,7 +309,10 @@ class Emulator:
         service: str,
         operation: str,
         handlers: dict[str, Callable[[RequestContext, dict[str, Any]], dict[str, Any]]],
+        write_error: ErrorWriter = json_error,
+        validation_code: str = "ValidationException",
     ) -> web.Response:
+        """One JSON 1.1 call: counted, faults applied, the body checked against botocore's model, then handled."""
         model = service_model(service)
         ctx = self.context(request, service, operation if operation in model.operation_names else UNKNOWN_OPERATION)
 
@@ -306,7 +325,7 @@ class Emulator:
             if handler is None:
                 raise AwsError(
                     "NotImplemented",
-                    f"The SageMaker hosting emulator does not implement {model.metadata['targetPrefix']}.{operation}.",
+                    f"The emulator does not implement {model.metadata['targetPrefix']}.{operation}.",
                     501,
                 )
             raw = await request.read()
@@ -317,13 +336,13 @@ class Emulator:
             if not isinstance(params, dict):
                 raise AwsError("SerializationException", "Request body must be a JSON object.")
             op_model = model.operation_model(operation)
-            validate_input(op_model, params)
+            validate_input(op_model, params, validation_code)
             result = handler(ctx, params)
             if self.config.validate_responses:
                 validate_output(op_model, result)
             return json_response(ctx, result)
 
-        return await self._run(ctx, json_error, call)
+        return await self._run(ctx, write_error, call)
 
     async def _invoke(self, request: web.Request, endpoint_name: str, is_async: bool) -> web.Response:
         operation = "InvokeEndpointAsync" if is_async else "InvokeEndpoint"

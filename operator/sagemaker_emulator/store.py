@@ -41,6 +41,14 @@ class Resource:
     created: float
     modified: float
     tags: dict[str, str] = field(default_factory=dict)
+    # The Resource Groups Tagging API lists a resource that ever had a tag, with "Tags": [] once all are deleted.
+    ever_tagged: bool = False
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        """Replace the tags, remembering that the resource has been tagged if any are given."""
+        self.tags = tags
+        if tags:
+            self.ever_tagged = True
 
 
 @dataclass(slots=True)

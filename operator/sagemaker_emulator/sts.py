@@ -23,6 +23,8 @@ from typing import Any
 
 from .protocol import AwsError, RequestContext
 
+# IAM action prefixes of services whose botocore name differs (``tag:GetResources``, ``sagemaker:InvokeEndpoint``).
+IAM_PREFIX = {"sagemaker-runtime": "sagemaker", "resourcegroupstaggingapi": "tag"}
 _ROLE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::(\d{12}):role/((?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64})")
 
 
@@ -82,7 +84,7 @@ class StsService:
             raise AwsError(code, "The security token included in the request is expired", 400)
         # STS answers GetCallerIdentity to anyone, even under an explicit deny.
         if identity is not None and identity.revoked and ctx.operation != "GetCallerIdentity":
-            action = f"{'sagemaker' if ctx.service == 'sagemaker-runtime' else ctx.service}:{ctx.operation}"
+            action = f"{IAM_PREFIX.get(ctx.service, ctx.service)}:{ctx.operation}"
             message = (f"User: {identity.assumed_arn} is not authorized to perform: {action} with an explicit deny "
                        "in an identity-based policy")
             if ctx.service == "sts":

@@ -41,7 +41,7 @@ from .lifecycle import Durations, now
 from .moto_services import MotoServices, S3Error, split_s3_uri
 from .protocol import AwsError, RequestContext, validation_error
 from .runtime import answer_document
-from .sagemaker_ops import SageMakerService, model_has_failure_marker, model_images, paginate, sort_and_filter
+from .sagemaker_ops import SageMakerService, list_page, model_has_failure_marker, model_images
 from .store import MODEL, TRANSFORM_JOB, Model, Store, TransformJob
 
 log = logging.getLogger(__name__)
@@ -163,8 +163,7 @@ class TransformService:
         jobs = [cast(TransformJob, j) for j in self.store.items(ctx.account, ctx.region, TRANSFORM_JOB)]
         for job in jobs:
             self.settle(job)
-        items = sort_and_filter(list(jobs), p, lambda r: cast(TransformJob, r).status)
-        page, token = paginate(items, p)
+        page, token = list_page(list(jobs), p, lambda r: cast(TransformJob, r).status)
         summaries = []
         for resource in page:
             job = cast(TransformJob, resource)

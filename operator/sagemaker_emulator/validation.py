@@ -287,11 +287,12 @@ def validation_message(errors: list[str]) -> str:
     return f"{len(errors)} validation {noun} detected: " + "; ".join(errors)
 
 
-def validate_input(operation: OperationModel, params: dict[str, Any]) -> None:
-    """Raise ``ValidationException`` if ``params`` violate the operation's input shape."""
+def validate_input(operation: OperationModel, params: dict[str, Any], code: str = "ValidationException") -> None:
+    """Raise ``code`` (``ValidationException`` unless the service names it otherwise) if ``params`` violate the
+    operation's input shape."""
     errors = validate(operation.input_shape, params)
     if errors:
-        raise AwsError("ValidationException", validation_message(errors))
+        raise AwsError(code, validation_message(errors))
 
 
 def validate_output(operation: OperationModel, result: dict[str, Any]) -> None:
