@@ -50,9 +50,11 @@ def main() -> None:
 @click.option("--cluster-id", envvar="SAGEMAKER_OPERATOR_CLUSTER_ID", default="default", show_default=True,
               help="This cluster's name in the ownership tags of AWS resources; unique per AWS account.")
 @click.option("--resync-seconds", type=click.FloatRange(min=1), default=300.0, show_default=True,
-              help="Drift check interval per Ready endpoint (one DescribeEndpoint; up to 20% jitter is added).")
-@click.option("--tag-check-every", type=click.IntRange(min=1), default=12, show_default=True,
-              help="Compare an endpoint's tags with the spec on every Nth drift check (each costs a ListTags call).")
+              help="Drift check interval: each region's endpoints, components, models and configs are listed by the "
+                   "page (100 per call; up to 20% jitter is added) and only what differs from status is described.")
+@click.option("--tag-check-every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Compare endpoints' and components' tags with their specs on every Nth drift check (GetResources, "
+                   "100 per call).")
 @click.option("--artifact-tracking/--no-artifact-tracking", default=False, show_default=True,
               help="Artifact-aware revisions for models whose spec.artifactTracking is unset: an S3 artifact "
                    "overwritten in place makes a new model revision and updates its endpoints.")

@@ -25,10 +25,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from sagemaker_operator.api.kinds import kind_named
+from sagemaker_operator.aws.errors import AwsFailure
 from sagemaker_operator.kube import Conflict, KubeUnavailable, KubeWriter
 from sagemaker_operator.leader import NotLeading
-from sagemaker_operator.metrics import DEGRADED, ENDPOINTS_BY_STATUS, QUEUE_DEPTH, RECONCILE_SECONDS, RECONCILES
+from sagemaker_operator.metrics import (
+    DEGRADED,
+    DRIFT_FOUND,
+    DRIFT_SWEEPS,
+    ENDPOINTS_BY_STATUS,
+    QUEUE_DEPTH,
+    RECONCILE_SECONDS,
+    RECONCILES,
+)
 from sagemaker_operator.reconcile.context import ReconcileContext
+from sagemaker_operator.reconcile.drift import (
+    SWEPT_KINDS,
+    TAGGED_TYPES,
+    by_place,
+    kinds_present,
+    list_place,
+    plan_sweep,
+)
 from sagemaker_operator.reconcile.failures import RetryLater
 from sagemaker_operator.reconcile.objects import (
     ENDPOINT,
@@ -49,6 +66,9 @@ from sagemaker_operator.status import Outcome, build_status, status_patch
 logger = logging.getLogger(__name__)
 
 Step = Callable[[ReconcileContext, KubeObject], Awaitable[Outcome]]
+# The first drift check by the page comes within this many seconds of leading (or the resync, if shorter): a new
+# leader learns soon what changed while no one was looking, for a few calls per hundred resources.
+FIRST_SWEEP_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +113,7 @@ class Controller:
         self._delayed: dict[ObjectRef, tuple[float, asyncio.TimerHandle]] = {}
         self._failures: dict[ObjectRef, int] = {}
         self._workers: list[asyncio.Task[None]] = []
+        self._sweeper: asyncio.Task[None] | None = None
         self._rng = random.Random()
         self.last_progress = time.monotonic()
 
@@ -239,6 +260,7 @@ class Controller:
             self.enqueue(ref)
         self._workers = [asyncio.create_task(self._worker(), name=f"reconcile-worker-{i}")
                          for i in range(self.worker_count)]
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="drift-sweep")
 
     async def pause(self) -> None:
         """Stop the workers but keep the store, the queue and the delayed requeues (the lease was lost: stand by).
@@ -246,6 +268,9 @@ class Controller:
         A reconcile under way is cancelled; it is idempotent and runs again when this process leads again.
         """
         workers, self._workers = self._workers, []
+        if self._sweeper is not None:
+            workers.append(self._sweeper)
+            self._sweeper = None
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
@@ -256,6 +281,7 @@ class Controller:
             handle.cancel()
         self._delayed.clear()
         await self.pause()
+        await self.writer.flush_events()
 
     def healthy(self) -> dict[str, Any]:
         """For the liveness probe: are the workers alive, and how much is waiting. A standby (no workers, by
@@ -266,6 +292,54 @@ class Controller:
         if alive < self.worker_count:
             raise RuntimeError(f"only {alive} of {self.worker_count} reconcile workers are alive")
         return {"workers": alive, "queued": len(self._queued), "delayed": len(self._delayed)}
+
+    async def _sweep_forever(self) -> None:
+        """Drift checks by the page, every resync (with jitter), while this process leads."""
+        delay = self.ctx.rng.uniform(0.0, min(self.ctx.settings.resync_seconds, FIRST_SWEEP_SECONDS))
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.sweep()
+            except (asyncio.CancelledError, NotLeading):
+                raise
+            except Exception:
+                logger.exception("drift check by the page failed unexpectedly; trying again at the next resync")
+            delay = self.ctx.resync_delay()
+
+    async def sweep(self) -> int:
+        """One drift check by the page of every place (see :mod:`~sagemaker_operator.reconcile.drift`): the objects
+        found different are queued to be described. Returns how many were."""
+        ctx = self.ctx
+        kinds = [kind for kind in SWEPT_KINDS if kind in self.reconcilers]
+        places = by_place([(obj, ctx.place(obj)) for kind in kinds for obj in ctx.store.of_kind(kind)])
+        found = 0
+        for target, members in places.items():
+            tags = ctx.tags_due(target)
+            try:
+                listing = await list_place(ctx.gateway, target, kinds_present(members), ctx.settings.cluster_id,
+                                           tags=tags)
+            except AwsFailure as failure:
+                DRIFT_SWEEPS.labels("failed").inc()
+                fell_back = ctx.falls_back(target)
+                ctx.swept(target, ok=False)
+                logger.warning("drift check by the page in %s%s failed (%s); its %d resources are described one by "
+                               "one until it works again", target.region,
+                               f" as {target.role_arn}" if target.role_arn else "", failure, len(members))
+                if not fell_back:
+                    # Each object sets up its own check on its next pass.
+                    for obj in members:
+                        self.enqueue(obj.ref)
+                continue
+            DRIFT_SWEEPS.labels("ok").inc()
+            ctx.swept(target, ok=True)
+            wanted = ((obj, ctx.tags(obj) if obj.kind in TAGGED_TYPES else {}) for obj in members)
+            for suspect in plan_sweep(wanted, listing):
+                found += 1
+                DRIFT_FOUND.labels(suspect.ref.kind, suspect.why).inc()
+                logger.info("drift check: %s differs from its status (%s): looking at it", suspect.ref, suspect.why)
+                ctx.suspect(suspect.ref, compare_tags=suspect.compare_tags)
+                self.enqueue(suspect.ref)
+        return found
 
     async def _worker(self) -> None:
         while True:
@@ -339,19 +413,24 @@ class Controller:
 
     async def _report(self, obj: KubeObject, outcome: Outcome) -> None:
         """Write status (only what changed), post events, release the finalizer, schedule the next look."""
+        if not outcome.report:
+            if outcome.requeue_after is not None:
+                self.enqueue(obj.ref, outcome.requeue_after)
+            return
+        self.ctx.reported(obj.ref)
         new_status = build_status(obj.status, outcome, obj.generation)
         # Which operator owns the object, for tools that see only the object (`kubectl sagemaker plan` derives the
         # same AWS names with it).
         new_status["clusterId"] = self.ctx.settings.cluster_id
         # Every field written is declared in the kind's status model (and so in its CRD): an undeclared or
         # mistyped field is a bug, refused here rather than pruned silently by the API server.
-        kind_named(obj.kind).status_model.model_validate(new_status)
         patch = status_patch(obj.status, new_status)
         if patch is not None and not outcome.finalized:
+            kind_named(obj.kind).status_model.model_validate(new_status)
             # The answer goes into the store at once: the next reconcile must not act on the status before it.
             self._absorb(await self.writer.patch_status(obj.ref, patch))
         for record in outcome.events:
-            await self.writer.post_event(obj, record)
+            self.writer.post_event_soon(obj, record)
         if outcome.finalized:
             # Not absorbed: the object is going away, and its DELETED event may already have been handled.
             await self.writer.remove_finalizer(obj)

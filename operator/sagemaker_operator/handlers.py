@@ -6,7 +6,7 @@ Loaded by ``sagemaker-operator run`` (which passes the operator's settings in ko
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -47,6 +47,25 @@ RECONCILERS = {
 }
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """kopf's diff base, for an operator with no change handlers: nothing to build, keep or compare.
+
+    kopf builds each object's "essence" (a deep copy of the body) on every watch event and compares it with the last
+    one, for its on.create/on.update handlers. This operator has only on.event handlers and compares for itself
+    (level-triggered, against AWS): without this storage, that copy and comparison were a tenth of its CPU when many
+    objects changed at once.
+    """
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return cast(kopf.BodyEssence, {})
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return cast(kopf.BodyEssence, {})
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """Configure kopf, fill the store, and start the reconcile workers: at once, or when this process leads."""
@@ -58,9 +77,13 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.L
     settings.watching.client_timeout = timeout + max(5, timeout // 10)
     settings.watching.connect_timeout = 30
     settings.posting.enabled = False  # the operator posts its own, deliberate events
+    settings.persistence.diffbase_storage = NoDiffBase()
     operator_settings: OperatorSettings = memo["settings"]
     election: ElectionConfig | None = memo.get("leader_election")
-    api_client = load_client_configuration()
+    workers = int(memo.get("workers", 8))
+    # A connection per writer thread (one per reconcile worker, a few for events) and for the lease; the watches
+    # have their own.
+    api_client = load_client_configuration(connections=workers + 8)
     # The identity in the User-Agent: the API server's audit log then tells which replica made each request.
     identity = election.identity if election else "no-leader-election"
     api_client.user_agent = f"sagemaker-operator/{__version__} ({identity})"
@@ -73,8 +96,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.L
                             max_attempts=int(memo.get("aws_max_attempts", 5)))
     gateway = SageMakerGateway(clients, max_concurrency=int(memo.get("aws_concurrency", 32)), fence=fence)
     ctx = ReconcileContext(gateway=gateway, store=ObjectStore(), settings=operator_settings)
-    controller = Controller(ctx, KubeWriter(api_client, fence=fence), RECONCILERS,
-                            workers=int(memo.get("workers", 8)))
+    writer = KubeWriter(api_client, fence=fence, concurrency=workers + 4)
+    controller = Controller(ctx, writer, RECONCILERS, workers=workers)
     namespaces: list[str | None] = list(memo.get("namespaces") or []) or [None]
     # Leader or not, the store is filled and kept current by the watches: a standby takes over without a relist.
     primed = await controller.prime(namespaces)
@@ -112,6 +135,8 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
     gateway: SageMakerGateway | None = memo.get("gateway")
     if gateway is not None:
         gateway.close()
+    if controller is not None:
+        controller.writer.close()
 
 
 async def _observe(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:

@@ -15,6 +15,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kubernetes
@@ -41,15 +42,24 @@ class Conflict(Exception):
     """The object changed under us (or is gone); the watch brings the new version and it is reconciled again."""
 
 
-def load_client_configuration() -> kubernetes.client.ApiClient:
-    """An API client from the in-cluster service account, else from KUBECONFIG / ~/.kube/config."""
+def load_client_configuration(connections: int | None = None) -> kubernetes.client.ApiClient:
+    """An API client from the in-cluster service account, else from KUBECONFIG / ~/.kube/config.
+
+    ``connections``: how many requests may be under way at once (the writer's threads). The client's default pool
+    (5 per core) is smaller than the writer's thread count on small nodes; urllib3 then opens a connection per extra
+    request and throws it away afterwards, a TLS handshake each time.
+    """
+    configuration = kubernetes.client.Configuration()
     try:
-        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except kubernetes.config.ConfigException:
         # The client computes its default path from KUBECONFIG at import; `run --kubeconfig` sets it later.
         path = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
-        kubernetes.config.load_kube_config(config_file=path)  # type: ignore[no-untyped-call]
-    return kubernetes.client.ApiClient()
+        kubernetes.config.load_kube_config(config_file=path,  # type: ignore[no-untyped-call]
+                                           client_configuration=configuration)
+    if connections is not None:
+        configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize, connections)
+    return kubernetes.client.ApiClient(configuration)
 
 
 class KubeWriter:
@@ -59,10 +69,19 @@ class KubeWriter:
     write (in the thread that sends it), a second line behind the workers being stopped when the lease is lost.
     """
 
-    def __init__(self, api_client: kubernetes.client.ApiClient, fence: Callable[[], None] | None = None) -> None:
+    def __init__(self, api_client: kubernetes.client.ApiClient, fence: Callable[[], None] | None = None, *,
+                 concurrency: int = 16) -> None:
         self._objects = kubernetes.client.CustomObjectsApi(api_client)
         self._core = kubernetes.client.CoreV1Api(api_client)
         self._fence = fence
+        # Its own threads: asyncio's default pool has cores + 4 of them, which made six writes at a time the pace
+        # of every reconcile on a two-core node while the API server could take many more.
+        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="kube-write")
+        self._events: set[asyncio.Task[None]] = set()
+
+    def close(self) -> None:
+        """Stop the writer's threads (waits for writes under way)."""
+        self._executor.shutdown(wait=True)
 
     async def patch_status(self, ref: ObjectRef, patch: dict[str, Any]) -> dict[str, Any]:
         """Merge-patch the status subresource; returns the object as the API server stored it."""
@@ -90,6 +109,24 @@ class KubeWriter:
             self._objects.patch_namespaced_custom_object, _content_type="application/json-patch+json"),
             GROUP, VERSION, obj.namespace, PLURALS[obj.kind], obj.name, patch, conflicts=(404, 409, 422),
             field_manager=FIELD_MANAGER)
+
+    def post_event_soon(self, obj: KubeObject, record: EventRecord) -> None:
+        """Post an event without making the caller wait for it: events are best effort, and a reconcile that
+        waited for its events would hold its worker for one more API round trip per event."""
+        task = asyncio.create_task(self.post_event(obj, record), name=f"event-{record.reason}")
+        self._events.add(task)
+        task.add_done_callback(self._event_done)
+
+    def _event_done(self, task: asyncio.Task[None]) -> None:
+        self._events.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # A lost lease (the fence) or anything unexpected: the event is dropped, the reconcile is unaffected.
+            logger.warning("could not post an event: %s", task.exception())
+
+    async def flush_events(self) -> None:
+        """Wait for the events under way (at shutdown, before the lease is released)."""
+        if self._events:
+            await asyncio.gather(*list(self._events), return_exceptions=True)
 
     async def post_event(self, obj: KubeObject, record: EventRecord) -> None:
         """Post a Kubernetes Event about ``obj``; failures are logged, never raised (events are best effort)."""
@@ -124,7 +161,7 @@ class KubeWriter:
             return method(*args, **kwargs, _request_timeout=WRITE_TIMEOUT)
 
         try:
-            result: Any = await asyncio.to_thread(send)
+            result: Any = await asyncio.get_running_loop().run_in_executor(self._executor, send)
         except ApiException as error:
             if error.status in conflicts:
                 raise Conflict(f"{what} of {ref}: {error.status} {error.reason}") from error

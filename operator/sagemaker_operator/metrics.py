@@ -39,3 +39,9 @@ K8S_WRITES = Counter(
 LEADER = Gauge(
     "sagemaker_operator_leader", "1 while this process leads (reconciles and calls AWS), 0 while it stands by.",
     registry=REGISTRY)
+DRIFT_SWEEPS = Counter(
+    "sagemaker_operator_drift_sweeps", "Drift checks by the page, per place (region and role), by result.",
+    ["result"], registry=REGISTRY)
+DRIFT_FOUND = Counter(
+    "sagemaker_operator_drift_found", "Objects a drift check by the page found different from their status, by kind "
+    "and what differed (missing, state, modified, tags).", ["kind", "what"], registry=REGISTRY)

@@ -43,6 +43,8 @@ class Outcome:
     events: list[EventRecord] = field(default_factory=list)
     requeue_after: float | None = None
     finalized: bool = False
+    # False: nothing is written (status, events); only the requeue is kept. A brief wait that is not worth a write.
+    report: bool = True
     # Conditions of the kind beyond the three every kind has (a job's Complete and Failed): type -> whether True.
     conditions: dict[str, bool] = field(default_factory=dict)
 

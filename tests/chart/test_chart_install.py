@@ -483,7 +483,8 @@ def _iam_actions(operations: dict[str, int]) -> set[str]:
     session = botocore.session.get_session()
     services = {prefix: set(session.get_service_model(service).operation_names)
                 for prefix, service in (("sagemaker", "sagemaker"), ("sts", "sts"),
-                                        ("application-autoscaling", "application-autoscaling"))}
+                                        ("application-autoscaling", "application-autoscaling"),
+                                        ("tag", "resourcegroupstaggingapi"))}
     actions = set()
     for operation in operations:
         if operation.startswith("S3."):

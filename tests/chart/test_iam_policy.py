@@ -11,10 +11,13 @@ from typing import Any
 from tests.chart.tools import CHART
 
 POLICY = CHART / "iam-policy.json"
-SERVICES = {"sagemaker", "iam", "sts", "application-autoscaling", "cloudwatch"}
+SERVICES = {"sagemaker", "iam", "sts", "application-autoscaling", "cloudwatch", "tag"}
 # Actions without resource-level permissions (the Service Authorization Reference lists no resource type for them):
 # a statement with them must say "*", and nothing else may.
-STAR_RESOURCE_ACTIONS = {"application-autoscaling:DescribeScalingPolicies", "cloudwatch:DescribeAlarms"}
+STAR_RESOURCE_ACTIONS = {"application-autoscaling:DescribeScalingPolicies", "cloudwatch:DescribeAlarms",
+                         # Drift checks by the page.
+                         "sagemaker:ListEndpoints", "sagemaker:ListEndpointConfigs", "sagemaker:ListModels",
+                         "sagemaker:ListInferenceComponents", "tag:GetResources"}
 # Never called by the operator, required by AWS for its Application Auto Scaling calls (docs/install.md, "2. IAM",
 # gives the source for each); the same list as IMPLIED_ACTIONS in test_chart_install.py.
 IMPLIED_ACTIONS = {"cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
@@ -66,13 +69,14 @@ def test_pass_role_only_to_sagemaker_and_only_roles() -> None:
     (assuming,) = _with("sts:AssumeRole")
     assert all(":role/" in r for r in _as_list(assuming["Resource"]))
     sagemaker = [s for s in _statements() if any(a.startswith("sagemaker:") for a in _as_list(s["Action"]))]
-    resources = {r for s in sagemaker for r in _as_list(s["Resource"])}
+    resources = {r for s in sagemaker for r in _as_list(s["Resource"]) if r != "*"}
     assert resources == {"arn:aws:sagemaker:*:*:model/*", "arn:aws:sagemaker:*:*:endpoint-config/*",
                          "arn:aws:sagemaker:*:*:endpoint/*", "arn:aws:sagemaker:*:*:inference-component/*",
                          "arn:aws:sagemaker:*:*:transform-job/*"}
     jobs = [s for s in sagemaker if any("TransformJob" in a for a in _as_list(s["Action"]))]
     assert {r for s in jobs for r in _as_list(s["Resource"])} == {"arn:aws:sagemaker:*:*:transform-job/*"}
-    components = [s for s in sagemaker if any("InferenceComponent" in a for a in _as_list(s["Action"]))]
+    components = [s for s in sagemaker if any("InferenceComponent" in a and not a.startswith("sagemaker:List")
+                                              for a in _as_list(s["Action"]))]
     assert {r for s in components for r in _as_list(s["Resource"])} == {
         "arn:aws:sagemaker:*:*:inference-component/*"}
 

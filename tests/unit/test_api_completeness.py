@@ -198,7 +198,7 @@ def test_crd_metadata() -> None:
     assert {"observedGeneration", "clusterId", "conditions", "region", "endpointName", "endpointArn",
             "endpointStatus", "failureReason", "endpointUrl", "currentEndpointConfigName", "desiredEndpointConfigName",
             "failedEndpointConfigName", "lastDeployment", "productionVariants", "autoscaling", "recreating",
-            "observedRetry", "tagsDigest"} == set(status["properties"])
+            "observedRetry", "tagsDigest", "lastModifiedTime"} == set(status["properties"])
     assert status["properties"]["lastDeployment"]["properties"]["outcome"]["enum"] == [
         "InProgress", "Succeeded", "Failed"]
     assert status["properties"]["autoscaling"]["properties"]["targets"]["items"]["required"] == [

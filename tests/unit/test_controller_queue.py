@@ -88,6 +88,13 @@ class FakeWriter:
     async def post_event(self, obj: KubeObject, record: EventRecord) -> None:
         self._record("event", obj.ref, record.reason)
 
+    def post_event_soon(self, obj: KubeObject, record: EventRecord) -> None:
+        # Recorded at once: the order of writes is what these tests look at.
+        self._record("event", obj.ref, record.reason)
+
+    async def flush_events(self) -> None:
+        return None
+
     def of(self, what: str, ref: ObjectRef) -> list[Any]:
         return [item for kind, r, item in self.log if kind == what and r == ref]
 
@@ -432,3 +439,16 @@ async def test_deleting_the_claimant_of_an_endpoint_name_wakes_the_next_claimant
         controller.observe(body(ENDPOINT, "ep", spec, namespace="team-a"), "DELETED")
         await recorder.wait_for(lambda: recorder.runs(second) == 2, deadline=0.5)
         assert recorder.runs(first) == 1
+
+
+async def test_an_unreported_outcome_writes_nothing_and_keeps_its_requeue() -> None:
+    async with running() as (controller, recorder, writer):
+        recorder.behaviour[MODEL_REF] = lambda obj, n: Outcome.ready("Available", "ok") if n > 1 else \
+            Outcome.progressing("WaitingForModel", "brief", requeue_after=0.05, report=False,
+                                events=[EventRecord("Never", "posted")])
+        controller.observe(body(MODEL, "m"), "ADDED")
+        await recorder.wait_for(lambda: len(writer.of("status", MODEL_REF)) == 1)
+        assert recorder.runs(MODEL_REF) == 2
+        assert writer.of("event", MODEL_REF) == []
+        [patch] = writer.of("status", MODEL_REF)
+        assert patch["conditions"][0]["reason"] == "Available"

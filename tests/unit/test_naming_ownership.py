@@ -12,7 +12,15 @@ import pytest
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.errors import AwsFailure, FailureKind
 from sagemaker_operator.aws.gateway import SageMakerGateway
-from sagemaker_operator.reconcile.context import OperatorSettings, ReconcileContext, SpecProblem, recorded_location
+from sagemaker_operator.reconcile.context import (
+    QUIET_WAIT_SECONDS,
+    OperatorSettings,
+    ReconcileContext,
+    SpecProblem,
+    Waiting,
+    recorded_location,
+    settling,
+)
 from sagemaker_operator.reconcile.failures import RetryLater
 from sagemaker_operator.reconcile.naming import (
     AWS_NAME_MAX,
@@ -329,36 +337,93 @@ def test_poll_delays_double_up_to_the_maximum_and_restart_after_stop() -> None:
     assert ctx.next_poll(other) == 10.0
 
 
-def test_first_drift_check_is_spread_over_one_resync_window() -> None:
+PLACE = AwsTarget("us-east-1")
+
+
+def falling_back(ctx: ReconcileContext) -> ReconcileContext:
+    """The sweep of PLACE failed: its resources are checked one by one."""
+    ctx.swept(PLACE, ok=False)
+    return ctx
+
+
+def test_first_own_drift_check_is_spread_over_one_resync_window() -> None:
     ctx, clock = make_context(0.25, resync_seconds=300)
-    assert ctx.drift_check_due(REF) is False
-    assert ctx.seconds_until_drift_check(REF) == pytest.approx(75.0)
+    falling_back(ctx)
+    assert ctx.drift_check_due(REF, PLACE) is False
+    assert ctx.seconds_until_drift_check(REF, PLACE) == pytest.approx(75.0)
     clock.now += 74.9
-    assert ctx.drift_check_due(REF) is False
+    assert ctx.drift_check_due(REF, PLACE) is False
     clock.now += 0.1
-    assert ctx.drift_check_due(REF) is True
-    assert ctx.seconds_until_drift_check(REF) == 0.0
+    assert ctx.drift_check_due(REF, PLACE) is True
+    assert ctx.seconds_until_drift_check(REF, PLACE) == 0.0
 
 
-def test_check_schedules_the_next_drift_check_with_jitter_and_compares_tags_every_nth() -> None:
+def test_own_check_schedules_the_next_one_with_jitter_and_compares_tags_every_nth() -> None:
     ctx, clock = make_context(0.5, resync_seconds=300, resync_jitter=0.2, tag_check_every=3)
-    results = [ctx.checked(REF) for _ in range(6)]
+    falling_back(ctx)
+    results = [ctx.checked(REF, PLACE) for _ in range(6)]
     assert results == [False, False, True, False, False, True]
-    assert ctx.seconds_until_drift_check(REF) == pytest.approx(330.0)
-    assert ctx.drift_check_due(REF) is False
+    assert ctx.seconds_until_drift_check(REF, PLACE) == pytest.approx(330.0)
+    assert ctx.drift_check_due(REF, PLACE) is False
     clock.now += 330.0
-    assert ctx.drift_check_due(REF) is True
+    assert ctx.drift_check_due(REF, PLACE) is True
+
+
+def test_swept_places_have_no_own_checks_only_what_a_sweep_found() -> None:
+    ctx, clock = make_context(0.0, resync_seconds=300)
+    # Before and after a sweep that worked, a Ready object is looked at only when a sweep suspects it.
+    assert ctx.drift_check_due(REF, PLACE) is False
+    assert ctx.seconds_until_drift_check(REF, PLACE) is None
+    ctx.swept(PLACE, ok=True)
+    clock.now += 10_000
+    assert ctx.drift_check_due(REF, PLACE) is False
+    ctx.suspect(REF, compare_tags=False)
+    ctx.suspect(REF, compare_tags=True)  # a later finding adds the tags, never takes them away
+    ctx.suspect(REF, compare_tags=False)
+    assert ctx.drift_check_due(REF, PLACE) is True
+    assert ctx.seconds_until_drift_check(REF, PLACE) == 0.0
+    assert ctx.checked(REF, PLACE) is True  # the finding is consumed...
+    assert ctx.drift_check_due(REF, PLACE) is False  # ...and the next look waits for the next finding
+    assert ctx.checked(REF, PLACE) is False
+
+
+def test_a_failed_sweep_falls_back_and_a_working_one_takes_over_again() -> None:
+    ctx, _ = make_context(0.0, resync_seconds=300)
+    ctx.swept(PLACE, ok=False)
+    assert ctx.falls_back(PLACE)
+    assert ctx.drift_check_due(REF, PLACE) is True  # its own check, at fraction 0 of the window: now
+    ctx.swept(PLACE, ok=True)
+    assert not ctx.falls_back(PLACE)
+    assert ctx.drift_check_due(REF, PLACE) is False
+    assert not ctx.falls_back(AwsTarget("us-east-1", "arn:aws:iam::123456789012:role/other"))
+
+
+def test_tags_are_compared_on_every_nth_sweep_of_a_place_the_first_included() -> None:
+    ctx, _ = make_context(tag_check_every=3)
+    other = AwsTarget("eu-west-1")
+    assert [ctx.tags_due(PLACE) for _ in range(4)] == [True, False, False, True]
+    assert ctx.tags_due(other) is True
+
+
+def test_suspected_is_consumed_once() -> None:
+    ctx, _ = make_context()
+    assert ctx.suspected(REF) is False
+    ctx.suspect(REF, compare_tags=False)
+    assert ctx.suspected(REF) is True
+    assert ctx.suspected(REF) is False
 
 
 def test_forget_drops_all_memory_of_an_object() -> None:
     ctx, _ = make_context(0.5, tag_check_every=2)
-    ctx.checked(REF)
+    falling_back(ctx)
+    ctx.checked(REF, PLACE)
     ctx.next_poll(REF)
     ctx.next_poll(REF)
+    ctx.suspect(REF, compare_tags=True)
     ctx.forget(REF)
     assert ctx.next_poll(REF) == ctx.settings.poll_initial_seconds
-    assert ctx.checked(REF) is False  # the count started again
-    assert ctx.seconds_until_drift_check(ObjectRef(ENDPOINT, "ml", "never-seen")) == 0.0
+    assert ctx.checked(REF, PLACE) is False  # the count started again, and the finding is gone
+    assert ctx.seconds_until_drift_check(ObjectRef(ENDPOINT, "ml", "never-seen"), PLACE) == 0.0
 
 
 def test_target_owner_tags_and_history_limit() -> None:
@@ -498,3 +563,26 @@ def test_a_cancelled_question_is_asked_again() -> None:
 
     assert asyncio.run(cancelled_then_asked()) == AwsTarget("eu-west-1")
     assert gateway.calls == 2
+
+
+def test_a_wait_for_a_settling_object_is_reported_only_once_it_lasts() -> None:
+    ctx, clock = make_context()
+    waiter = KubeObject.from_body(body(ENDPOINT, "e", generation=1))
+    brief = ctx.waiting_outcome(waiter, Waiting("waiting for the config", settling=True))
+    assert (brief.report, brief.requeue_after, brief.reason) == (False, QUIET_WAIT_SECONDS, "Waiting")
+    clock.now += 20
+    assert ctx.waiting_outcome(waiter, Waiting("still", settling=True)).requeue_after == pytest.approx(
+        QUIET_WAIT_SECONDS - 20)
+    clock.now += QUIET_WAIT_SECONDS - 20
+    lasting = ctx.waiting_outcome(waiter, Waiting("still", settling=True))
+    assert (lasting.report, lasting.requeue_after, str(lasting.message)) == (True, None, "still")
+    ctx.reported(waiter.ref)
+    assert ctx.waiting_outcome(waiter, Waiting("again", settling=True)).report is False  # a new wait starts afresh
+    assert ctx.waiting_outcome(waiter, Waiting("stuck")).report is True  # nothing settling: reported at once
+
+
+def test_settling_objects_are_new_or_have_a_spec_change_not_acted_on() -> None:
+    new = KubeObject.from_body(body(MODEL, "m", generation=1))
+    acted = KubeObject.from_body(body(MODEL, "m", status={"observedGeneration": 1}, generation=1))
+    changed = KubeObject.from_body(body(MODEL, "m", status={"observedGeneration": 1}, generation=2))
+    assert (settling(new), settling(acted), settling(changed)) == (True, False, True)

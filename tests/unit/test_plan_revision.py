@@ -48,3 +48,21 @@ def test_a_retained_revision_is_looked_up_and_switched_back_to_without_a_create(
     assert looked.need is not None and looked.need.what == RESOURCE
     back = plan_revision(MODEL_RESOURCE, WANTED, retained, RevisionFacts(found={"ModelArn": ARN}), CUSTODY, (), 2)
     assert (back.calls, back.fields["modelName"]) == ((), WANTED.name)
+
+
+def test_a_revision_a_drift_check_misses_is_looked_up_and_created_again_only_if_gone() -> None:
+    current = {"modelName": WANTED.name, "modelArn": ARN, "revisions": [{"name": WANTED.name,
+                                                                         "revision": WANTED.revision}]}
+    unchanged = Custody(**{**CUSTODY.__dict__, "spec_unchanged": True})
+    # Without a finding, the current revision is trusted: no call at all.
+    assert plan_revision(MODEL_RESOURCE, WANTED, current, RevisionFacts(), unchanged, (), 2).calls == ()
+    looked = plan_revision(MODEL_RESOURCE, WANTED, current, RevisionFacts(), unchanged, (), 2, verify=True)
+    assert looked.need is not None and looked.need.what == RESOURCE
+    there = plan_revision(MODEL_RESOURCE, WANTED, current, RevisionFacts(found={"ModelArn": ARN}), unchanged, (), 2,
+                          verify=True)
+    assert (there.state, there.calls, there.events, there.fields["modelArn"]) == (State.READY, (), (), ARN)
+    gone = plan_revision(MODEL_RESOURCE, WANTED, current, RevisionFacts(found=None), unchanged, (), 2, verify=True)
+    assert [c.api for c in gone.calls] == ["CreateModel"]
+    assert gone.calls[0].request["ModelName"] == WANTED.name and gone.calls[0].request["Tags"]
+    assert [(e.reason, e.warning) for e in gone.events] == [("DriftCorrected", True)]
+    assert gone.fields["modelArn"] is None  # the Create answer tells

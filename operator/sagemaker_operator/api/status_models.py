@@ -61,6 +61,8 @@ class CommonStatus(_Status):
 _TAGS_DIGEST = ("Digest of the tags (spec.tags plus ownership tags) the AWS resource was last given; a spec whose "
                 "tags differ gets them applied on the next reconcile.")
 _RETRY = "The value of the retry annotation the operator last acted on."
+_LAST_MODIFIED = ("SageMaker's LastModifiedTime of the {noun} when last described: drift checks compare it with "
+                  "{listing}, and describe the {noun} only when it differs.")
 _RECREATING = "True while the operator deletes a failed resource to create it again (its absence is no drift)."
 
 
@@ -158,6 +160,9 @@ class EndpointStatus(CommonStatus):
                                                           "Updating, Failed ...).")
     failure_reason: str | None = Field(None, description="SageMaker's FailureReason when the endpoint failed.")
     endpoint_url: str | None = Field(None, description="URL of the endpoint's InvokeEndpoint API.")
+    last_modified_time: str | None = Field(None, description=_LAST_MODIFIED.format(noun="endpoint",
+                                                                                  listing="ListEndpoints"),
+                                           json_schema_extra={"format": "date-time"})
     current_endpoint_config_name: str | None = Field(None, description="Endpoint configuration the endpoint serves "
                                                                        "now.")
     desired_endpoint_config_name: str | None = Field(None, description="Endpoint configuration the endpoint is "
@@ -197,6 +202,8 @@ class InferenceComponentStatus(CommonStatus):
     inference_component_arn: str | None = Field(None, description="ARN of the component.")
     inference_component_status: str | None = Field(None, description="SageMaker's status of the component.")
     endpoint_name: str | None = Field(None, description="Endpoint that hosts the component.")
+    last_modified_time: str | None = Field(None, description=_LAST_MODIFIED.format(
+        noun="component", listing="ListInferenceComponents"), json_schema_extra={"format": "date-time"})
     failure_reason: str | None = Field(None, description="SageMaker's FailureReason when the component failed.")
     specification_digest: str | None = Field(None, description="Digest of the specification AWS runs.")
     failed_specification_digest: str | None = Field(None, description="Specification whose update failed: not "

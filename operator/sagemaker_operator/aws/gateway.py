@@ -119,6 +119,22 @@ class SageMakerGateway:
             raise
         return True
 
+    async def pages(self, target: AwsTarget, operation: str, result_key: str, *, service: str = "sagemaker",
+                    token: str = "NextToken", **params: Any) -> list[dict[str, Any]]:
+        """Every item of a List/Get call, page by page (each page one call, counted and fenced like any other).
+
+        ``token`` names the pagination member, the same in the request and the answer (NextToken for SageMaker,
+        PaginationToken for the Tagging API, which ends with an empty token rather than none).
+        """
+        items: list[dict[str, Any]] = []
+        next_token: str | None = None
+        while True:
+            page = await self.call(target, operation, service, **params, **({token: next_token} if next_token else {}))
+            items.extend(page.get(result_key) or [])
+            next_token = page.get(token) or None
+            if not next_token:
+                return items
+
     async def list_tags(self, target: AwsTarget, arn: str) -> dict[str, str]:
         """All tags of a SageMaker resource, as a dict."""
         tags: dict[str, str] = {}

@@ -28,11 +28,12 @@ class OperatorSettings:
 
     cluster_id: str = "default"
     default_region: str | None = None
-    # Drift check of each Ready endpoint: one DescribeEndpoint every resync_seconds, plus up to jitter of it.
+    # Drift checks: a sweep by the page of every place every resync_seconds, plus up to jitter of it (where a sweep
+    # fails, one Describe per Ready resource at that pace instead).
     resync_seconds: float = 300.0
     resync_jitter: float = 0.2
-    # Tags are compared on every Nth drift check only: each check costs a ListTags call.
-    tag_check_every: int = 12
+    # Tags are compared on every Nth sweep (a GetResources page per 100 resources; per resource, a ListTags).
+    tag_check_every: int = 1
     # Polling while AWS works (Creating, Updating, Deleting): first delay, doubling up to the maximum.
     poll_initial_seconds: float = 5.0
     poll_max_seconds: float = 60.0
@@ -72,9 +73,28 @@ class SpecProblem(Exception):
 
 
 class Waiting(Exception):
-    """A referenced object is not ready yet: the referrer waits, it is not an error. ``reason`` goes to status."""
+    """A referenced object is not ready yet: the referrer waits, it is not an error. ``reason`` goes to status.
+
+    ``settling``: the referenced object is new or its spec changed, and its own next pass (which wakes the referrer)
+    will most likely make it ready; such a wait is not worth a status write unless it lasts (see
+    :meth:`ReconcileContext.quiet_wait`).
+    """
 
     reason = "Waiting"
+
+    def __init__(self, message: str, *, settling: bool = False) -> None:
+        super().__init__(message)
+        self.settling = settling
+
+
+def settling(obj: KubeObject) -> bool:
+    """Whether an object is new or has a spec change its operator has not acted on yet: waiting for it is brief."""
+    return not obj.status or obj.status.get("observedGeneration") != obj.generation
+
+
+# How long a wait for a settling object goes unreported: the transient "waiting for the model" between a model's
+# change and its new revision would otherwise cost a status write (and a watch event) per referrer and change.
+QUIET_WAIT_SECONDS = 30.0
 
 
 @dataclass
@@ -93,6 +113,12 @@ class ReconcileContext:
     _own_accounts: dict[str, asyncio.Future[str]] = field(default_factory=dict)
     _inherited: set[ObjectRef] = field(default_factory=set)
     _next_artifact_check: dict[ObjectRef, float] = field(default_factory=dict)
+    _waiting_since: dict[ObjectRef, float] = field(default_factory=dict)
+    # Drift found by a sweep, to be looked at by the object's next pass: whether its tags differ too.
+    _suspects: dict[ObjectRef, bool] = field(default_factory=dict)
+    # Places whose last sweep failed: their Ready resources are described one by one, as before sweeps.
+    _unswept: set[AwsTarget] = field(default_factory=set)
+    _sweeps: dict[AwsTarget, int] = field(default_factory=dict)
 
     async def target(self, obj: KubeObject) -> AwsTarget:
         """The region and role of an object's AWS resources, once the spec passes its kind's validation rules.
@@ -137,6 +163,10 @@ class ReconcileContext:
         if target is None:
             return Outcome.progressing("Deleted", "no region: nothing was created", finalized=True)
         return target
+
+    def place(self, obj: KubeObject) -> AwsTarget | None:
+        """Where the spec says the object's resources live, without validating it (for grouping objects)."""
+        return self._spec_target(obj)
 
     def _spec_target(self, obj: KubeObject, region: str | None = None) -> AwsTarget | None:
         """The spec's role in ``region`` (default: the spec's region, else the operator's); None without a region."""
@@ -251,6 +281,24 @@ class ReconcileContext:
         """This process (again) leads, and these objects exist: each one's next pass is a first pass."""
         self._inherited = set(inherited)
 
+    def waiting_outcome(self, obj: KubeObject, waiting: Waiting) -> Outcome:
+        """The outcome of a pass that waits for another object.
+
+        A wait for a settling object (see :class:`Waiting`) is not reported at first: the object keeps the status it
+        has, and is woken by the other object's status change, or looked at again when the quiet time is over, and
+        then reported as waiting.
+        """
+        now = self.clock()
+        if waiting.settling:
+            left = self._waiting_since.setdefault(obj.ref, now) + QUIET_WAIT_SECONDS - now
+            if left > 0:
+                return Outcome.progressing(waiting.reason, str(waiting), requeue_after=left, report=False)
+        return Outcome.progressing(waiting.reason, str(waiting))
+
+    def reported(self, ref: ObjectRef) -> None:
+        """A pass over ``ref`` reported its outcome: a later wait starts its quiet time afresh."""
+        self._waiting_since.pop(ref, None)
+
     def poll_delay(self, attempt: int) -> float:
         """How long to wait before describing again, after ``attempt`` polls of the same wait."""
         return float(min(self.settings.poll_initial_seconds * (2 ** max(attempt, 0)), self.settings.poll_max_seconds))
@@ -264,25 +312,65 @@ class ReconcileContext:
         limit = obj.spec.get("revisionHistoryLimit")
         return int(limit) if limit is not None else self.settings.default_revision_history_limit
 
-    def drift_check_due(self, ref: ObjectRef) -> bool:
-        """Whether a Ready object should be compared with AWS now. First call after start: a random time within one
-        resync window, so that a restarted operator does not describe every endpoint at once."""
+    def suspect(self, ref: ObjectRef, *, compare_tags: bool) -> None:
+        """A sweep found ``ref``'s resource different from its status: its next pass describes it."""
+        self._suspects[ref] = self._suspects.get(ref, False) or compare_tags
+
+    def suspected(self, ref: ObjectRef) -> bool:
+        """Whether a sweep found the object's resource missing (for models and configs); clears the finding."""
+        return self._suspects.pop(ref, None) is not None
+
+    def swept(self, target: AwsTarget, ok: bool) -> None:
+        """Record how the sweep of ``target`` went: a failed one falls back to a Describe per resource."""
+        if ok:
+            self._unswept.discard(target)
+        else:
+            self._unswept.add(target)
+
+    def falls_back(self, target: AwsTarget) -> bool:
+        """Whether the last sweep of ``target`` failed (its resources are described one by one)."""
+        return target in self._unswept
+
+    def tags_due(self, target: AwsTarget) -> bool:
+        """Whether this sweep of ``target`` compares tags too (every ``tag_check_every``-th, the first one included);
+        counts the sweep."""
+        count = self._sweeps.get(target, 0)
+        self._sweeps[target] = count + 1
+        return count % max(self.settings.tag_check_every, 1) == 0
+
+    def drift_check_due(self, ref: ObjectRef, target: AwsTarget) -> bool:
+        """Whether a Ready object should be compared with AWS now: a sweep found it different, or the sweep of its
+        place failed and its own check is due. First own check: a random time within one resync window, so that
+        falling back does not describe every endpoint at once."""
+        if ref in self._suspects:
+            return True
+        if target not in self._unswept:
+            return False
         due = self._next_drift_check.get(ref)
         if due is None:
             due = self.clock() + self.rng.uniform(0.0, self.settings.resync_seconds)
             self._next_drift_check[ref] = due
         return self.clock() >= due
 
-    def seconds_until_drift_check(self, ref: ObjectRef) -> float:
-        """Seconds until the next drift check of ``ref`` (0 if due)."""
+    def seconds_until_drift_check(self, ref: ObjectRef, target: AwsTarget) -> float | None:
+        """Seconds until the object's own next drift check (0 if due); None when sweeps watch it (the sweep wakes
+        it when it finds a difference)."""
+        if ref in self._suspects:
+            return 0.0
+        if target not in self._unswept:
+            return None
         return max(0.0, self._next_drift_check.get(ref, self.clock()) - self.clock())
 
-    def checked(self, ref: ObjectRef) -> bool:
-        """Record an AWS comparison of ``ref``; True if this one should also compare tags (every Nth)."""
+    def checked(self, ref: ObjectRef, target: AwsTarget) -> bool:
+        """Record an AWS comparison of ``ref``; True if it should compare tags too: a sweep found them different,
+        or (without sweeps) every Nth check."""
+        compare = self._suspects.pop(ref, False)
+        if target not in self._unswept:
+            return compare
         self._next_drift_check[ref] = self.clock() + self.resync_delay()
         count = self._drift_checks.get(ref, 0) + 1
         self._drift_checks[ref] = count
-        return count % max(self.settings.tag_check_every, 1) == 0
+        return compare or count % max(self.settings.tag_check_every, 1) == 0
 
     def next_poll(self, ref: ObjectRef) -> float:
         """Delay before the next describe of an object AWS is still working on (grows with each poll)."""
@@ -296,6 +384,7 @@ class ReconcileContext:
 
     def forget(self, ref: ObjectRef) -> None:
         """Drop all per-object memory of an object that is gone."""
-        for table in (self._next_drift_check, self._drift_checks, self._poll_attempts, self._next_artifact_check):
+        for table in (self._next_drift_check, self._drift_checks, self._poll_attempts, self._next_artifact_check,
+                      self._waiting_since, self._suspects):
             table.pop(ref, None)
         self._inherited.discard(ref)

@@ -26,7 +26,8 @@ from sagemaker_operator.api.status_models import EndpointStatus, parse
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.reconcile import autoscaling
 from sagemaker_operator.reconcile.actions import Call
-from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem, Waiting
+from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem, Waiting, settling
+from sagemaker_operator.reconcile.drift import aws_time
 from sagemaker_operator.reconcile.endpoint_config import (
     VariantTarget,
     render_config,
@@ -300,12 +301,14 @@ def resolve_endpoint(ctx: ReconcileContext, obj: KubeObject) -> EndpointDesired:
         if config.deleting:
             raise SpecProblem(f"spec.endpointConfigRef.name: SageMakerEndpointConfig {ref_name!r} is being deleted")
         if not is_ready(config) or not config.status.get("endpointConfigName"):
-            raise WaitingForConfig(f"waiting for SageMakerEndpointConfig {ref_name!r} to be Ready")
+            raise WaitingForConfig(f"waiting for SageMakerEndpointConfig {ref_name!r} to be Ready",
+                                   settling=settling(config))
         config_name = str(config.status["endpointConfigName"])
         try:
             variants = render_config(config, ctx.settings.cluster_id, resolve_model_names(ctx, config)).variants
         except (SpecProblem, WaitingForModel) as problem:
-            raise WaitingForConfig(f"SageMakerEndpointConfig {ref_name!r}: {problem}") from None
+            raise WaitingForConfig(f"SageMakerEndpointConfig {ref_name!r}: {problem}",
+                                   settling=isinstance(problem, Waiting) and problem.settling) from None
     else:
         config_name = str(literal)
     scaling = autoscaling.endpoint_targets(name, spec.get("autoscaling") or [],
@@ -433,6 +436,7 @@ def endpoint_fields(desired: EndpointDesired, observed: Mapping[str, Any] | None
         "endpointArn": (observed or {}).get("EndpointArn"),
         "currentEndpointConfigName": (observed or {}).get("EndpointConfigName"),
         "failureReason": (observed or {}).get("FailureReason") or None,
+        "lastModifiedTime": aws_time((observed or {}).get("LastModifiedTime")),
         "productionVariants": _variants_status(observed) if observed is not None else None,
     }
     if plan.action is not None:

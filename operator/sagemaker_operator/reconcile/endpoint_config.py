@@ -100,7 +100,7 @@ async def reconcile_endpoint_config(ctx: ReconcileContext, obj: KubeObject) -> O
     except (SpecProblem, SpecError) as problem:
         return Outcome.degraded("InvalidSpec", str(problem))
     except WaitingForModel as waiting:
-        return Outcome.progressing("WaitingForModel", str(waiting))
+        return ctx.waiting_outcome(obj, waiting)
     return await reconcile_revision(ctx, obj, target, CONFIG_RESOURCE, desired_config(rendered),
                                     ctx.store.aws_configs_in_use())
 

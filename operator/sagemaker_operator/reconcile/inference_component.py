@@ -28,6 +28,7 @@ from sagemaker_operator.api.status_models import InferenceComponentStatus, parse
 from sagemaker_operator.reconcile import autoscaling
 from sagemaker_operator.reconcile.actions import Call
 from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem, Waiting
+from sagemaker_operator.reconcile.drift import aws_time
 from sagemaker_operator.reconcile.live import (
     COMPONENT_RESOURCE,
     NO_SCALING,
@@ -199,7 +200,7 @@ def _resolve_model(ctx: ReconcileContext, obj: KubeObject, specification: dict[s
     try:
         resolved = resolved_model_name(ctx, obj.namespace, str(ref), f"{path}.modelRef.name")
     except WaitingForModel as waiting:
-        raise WaitingForDependency(str(waiting)) from None
+        raise WaitingForDependency(str(waiting), settling=waiting.settling) from None
     specification["modelName"] = resolved
     return resolved
 
@@ -288,6 +289,7 @@ def component_fields(obj: KubeObject, desired: ComponentDesired, observed: Mappi
         "inferenceComponentStatus": busy[plan.action] if plan.action
         else (observed or {}).get("InferenceComponentStatus"),
         "failureReason": (observed or {}).get("FailureReason") or None,
+        "lastModifiedTime": aws_time((observed or {}).get("LastModifiedTime")),
         "specificationDigest": plan.applied_digest,
         "failedSpecificationDigest": plan.failed_digest,
         "lastDeployment": dict(plan.deployment) if plan.deployment else None,

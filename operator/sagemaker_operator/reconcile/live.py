@@ -22,6 +22,7 @@ from sagemaker_operator.reconcile import autoscaling
 from sagemaker_operator.reconcile.actions import (
     SCALING_POLICIES,
     TAGS,
+    AlreadyExists,
     Call,
     Need,
     Plan,
@@ -254,17 +255,29 @@ class LiveResource(abc.ABC, Generic[D]):
 
 
 async def plan_pass(ctx: ReconcileContext, target: AwsTarget, obj: KubeObject, live: LiveResource[D], desired: D,
-                    custody: Custody) -> Plan:
-    """Observe the resource (one Describe, then only what the planner asks for) and plan. Read-only."""
+                    custody: Custody, *, look: bool = True) -> Plan:
+    """Observe the resource (one Describe, then only what the planner asks for) and plan. Read-only.
+
+    ``look=False``: the resource is taken to be missing without a Describe (see :func:`creates_first`).
+    """
     gateway = ctx.gateway
     describe = live.kind.describe_call(live.name(desired))
-    facts = LiveFacts(resource=await gateway.describe(target, describe.operation, **describe.request))
+    facts = LiveFacts(resource=await gateway.describe(target, describe.operation, **describe.request) if look
+                      else None)
     while True:
         plan = live.plan(obj, desired, facts, custody)
         if plan.need is None:
             return plan
         seen = await observe(gateway, target, plan.need)
         facts = replace(facts, **{"tags" if plan.need.what == TAGS else "policies": seen})
+
+
+def creates_first(kind: LiveKind, obj: KubeObject, inherited: bool) -> bool:
+    """Whether a pass may create the resource without describing it first: the operator never acted for this object
+    (status records no resource), and this process saw it appear (a new leader's inherited objects may have been
+    created by its predecessor a moment before it stopped). A name taken after all is answered as for models: the
+    Create fails as already existing, and the pass describes and plans again."""
+    return not inherited and not obj.status.get(kind.arn_field) and not obj.status.get(kind.status_field)
 
 
 async def reconcile_live(ctx: ReconcileContext, obj: KubeObject, live: LiveResource[D]) -> Outcome:
@@ -275,18 +288,27 @@ async def reconcile_live(ctx: ReconcileContext, obj: KubeObject, live: LiveResou
     except (SpecProblem, SpecError) as problem:
         return Outcome.degraded("InvalidSpec", str(problem))
     except Waiting as waiting:
-        return Outcome.progressing(waiting.reason, str(waiting))
+        return ctx.waiting_outcome(obj, waiting)
     ref = obj.ref
     spec_changed = obj.status.get("observedGeneration") != obj.generation
     tags_applied = ctx.tags_applied(obj)
     converged, message = live.converged(obj, desired)
-    if not spec_changed and tags_applied and converged and retry_value(obj) is None and not ctx.drift_check_due(ref):
-        return Outcome.ready("InService", message, requeue_after=ctx.seconds_until_drift_check(ref))
+    if (not spec_changed and tags_applied and converged and retry_value(obj) is None
+            and not ctx.drift_check_due(ref, target)):
+        return Outcome.ready("InService", message, requeue_after=ctx.seconds_until_drift_check(ref, target))
     name = live.name(desired)
+    look = not creates_first(live.kind, obj, ctx.first_pass(ref))
     try:
-        custody = ctx.custody(obj, compare_tags=ctx.checked(ref) or spec_changed or not tags_applied)
-        plan = await plan_pass(ctx, target, obj, live, desired, custody)
-        answers = await execute(ctx.gateway, target, plan.calls)
+        custody = ctx.custody(obj, compare_tags=ctx.checked(ref, target) or spec_changed or not tags_applied)
+        while True:
+            plan = await plan_pass(ctx, target, obj, live, desired, custody, look=look)
+            try:
+                answers = await execute(ctx.gateway, target, plan.calls)
+                break
+            except AlreadyExists as clash:
+                if look:
+                    raise clash.failure from None
+                look = True  # someone else's, or ours from before: described, and planned again
         extra = live.where_fields(ctx, target, desired)
     except AwsFailure as failure:
         return failure_outcome(failure, f"reconciling {live.kind.noun} {name}")
@@ -295,17 +317,18 @@ async def reconcile_live(ctx: ReconcileContext, obj: KubeObject, live: LiveResou
         if call.api == live.kind.create and answer.get(live.kind.arn_member):
             # Known as ours from now on: the next pass needs no ListTags to check ownership.
             fields[live.kind.arn_field] = answer[live.kind.arn_member]
-    return outcome_of(ctx, obj, plan, fields)
+    return outcome_of(ctx, obj, target, plan, fields)
 
 
-def outcome_of(ctx: ReconcileContext, obj: KubeObject, plan: Plan, fields: Mapping[str, Any]) -> Outcome:
+def outcome_of(ctx: ReconcileContext, obj: KubeObject, target: AwsTarget, plan: Plan, fields: Mapping[str, Any]
+               ) -> Outcome:
     """The outcome of an executed plan, with when to look again: soon while AWS works, at the next drift check
     when Ready."""
     if plan.poll:
         requeue: float | None = ctx.next_poll(obj.ref)
     else:
         ctx.stop_polling(obj.ref)
-        requeue = ctx.seconds_until_drift_check(obj.ref) if plan.state is State.READY else None
+        requeue = ctx.seconds_until_drift_check(obj.ref, target) if plan.state is State.READY else None
     return Outcome(plan.state, plan.reason, plan.message, fields=dict(fields), events=list(plan.events),
                    requeue_after=requeue)
 

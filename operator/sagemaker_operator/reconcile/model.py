@@ -18,7 +18,7 @@ from sagemaker_operator.reconcile.artifacts import (
     tracking_enabled,
 )
 from sagemaker_operator.reconcile.artifacts import observe as observe_artifacts
-from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem, Waiting
+from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem, Waiting, settling
 from sagemaker_operator.reconcile.failures import failure_outcome
 from sagemaker_operator.reconcile.naming import content_hash, revision_name
 from sagemaker_operator.reconcile.objects import MODEL, KubeObject, ObjectRef
@@ -77,7 +77,7 @@ def resolved_model_name(ctx: ReconcileContext, namespace: str, ref: str, field: 
     if model.deleting:
         raise SpecProblem(f"{field}: SageMakerModel {ref!r} is being deleted")
     if not (is_ready(model) or serves_despite_artifacts(model)) or not model.status.get("modelName"):
-        raise WaitingForModel(f"waiting for SageMakerModel {ref!r} to be Ready")
+        raise WaitingForModel(f"waiting for SageMakerModel {ref!r} to be Ready", settling=settling(model))
     return str(model.status["modelName"])
 
 

@@ -60,9 +60,12 @@ class KubeObject:
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> KubeObject:
-        """Build a snapshot from a raw Kubernetes object (deep-copied: the watch may reuse its structures)."""
-        body = copy.deepcopy(dict(body))
-        metadata = body.get("metadata", {})
+        """Build a snapshot from a raw Kubernetes object.
+
+        Spec and status are deep-copied (the watch may reuse its structures); nothing else of the body is kept, and
+        copying only these is most of the cost of a watch event saved (managedFields alone outweigh the rest).
+        """
+        metadata = body.get("metadata") or {}
         return cls(
             kind=str(body.get("kind", "")),
             namespace=str(metadata.get("namespace", "")),
@@ -70,9 +73,9 @@ class KubeObject:
             uid=str(metadata.get("uid", "")),
             generation=int(metadata.get("generation", 0) or 0),
             resource_version=str(metadata.get("resourceVersion", "")),
-            spec=dict(body.get("spec") or {}),
-            status=dict(body.get("status") or {}),
-            annotations=dict(metadata.get("annotations") or {}),
+            spec=copy.deepcopy(dict(body.get("spec") or {})),
+            status=copy.deepcopy(dict(body.get("status") or {})),
+            annotations={str(k): str(v) for k, v in (metadata.get("annotations") or {}).items()},
             finalizers=tuple(metadata.get("finalizers") or ()),
             deleting=bool(metadata.get("deletionTimestamp")),
             created=str(metadata.get("creationTimestamp") or ""),

@@ -85,20 +85,30 @@ class RevisionFacts:
 
 
 def plan_revision(resource: ImmutableKind, desired: RevisionDesired, status: Mapping[str, Any], facts: RevisionFacts,
-                  custody: Custody, in_use: Collection[str], history_limit: int, cautious: bool = False) -> Plan:
+                  custody: Custody, in_use: Collection[str], history_limit: int, cautious: bool = False,
+                  verify: bool = False) -> Plan:
     """Make the AWS revision of ``desired`` exist, keep the history, collect old revisions nothing uses. Pure.
 
     A new revision is created without looking first (one call; a clash is answered by observing and planning
     again). A revision in the history (a revert) most likely exists: it is looked up instead. ``cautious`` (the
     first pass of a new leader, whose predecessor may have created it without recording it): looked up too, so that
-    the create is not sent twice.
+    the create is not sent twice. ``verify`` (a drift check found the current revision missing from its list): it is
+    looked up, and created again if it is gone.
     """
     name = desired.name
     arn = str(status.get(resource.arn_field) or "")
     history = list(status.get("revisions") or [])
     calls: list[Call] = []
     events: list[EventRecord] = []
-    if status.get(resource.name_field) != name or not arn:
+    current = status.get(resource.name_field) == name and bool(arn)
+    if current and verify and isinstance(facts.found, Unseen):
+        return Plan.needs(Need(RESOURCE))
+    if current and verify and facts.found is None:
+        calls.append(Call(resource.create, {**desired.request, "Tags": as_aws_tags(dict(custody.tags))}))
+        events.append(EventRecord("DriftCorrected", f"AWS {resource.noun} {name} was deleted outside the operator: "
+                                                    "created again", warning=True))
+        arn = ""
+    elif not current:
         retained = any(h.get("name") == name for h in history)
         if isinstance(facts.found, Unseen) and (retained or cautious):
             return Plan.needs(Need(RESOURCE))
@@ -136,12 +146,13 @@ def plan_revision(resource: ImmutableKind, desired: RevisionDesired, status: Map
 
 async def plan_revision_pass(ctx: ReconcileContext, target: AwsTarget, obj: KubeObject, resource: ImmutableKind,
                              desired: RevisionDesired, in_use: Collection[str],
-                             facts: RevisionFacts = RevisionFacts(), cautious: bool = False) -> Plan:
+                             facts: RevisionFacts = RevisionFacts(), cautious: bool = False, verify: bool = False
+                             ) -> Plan:
     """Plan, observing (read-only) what the planner asks for."""
     custody = ctx.custody(obj, compare_tags=False)
     while True:
         plan = plan_revision(resource, desired, obj.status, facts, custody, in_use, ctx.history_limit(obj),
-                             cautious)
+                             cautious, verify)
         if plan.need is None:
             return plan
         if plan.need.what == RESOURCE:
@@ -157,9 +168,10 @@ async def reconcile_revision(ctx: ReconcileContext, obj: KubeObject, target: Aws
     again (once)."""
     facts = RevisionFacts()
     cautious = ctx.first_pass(obj.ref)
+    verify = ctx.suspected(obj.ref)
     try:
         while True:
-            plan = await plan_revision_pass(ctx, target, obj, resource, desired, in_use, facts, cautious)
+            plan = await plan_revision_pass(ctx, target, obj, resource, desired, in_use, facts, cautious, verify)
             try:
                 answers = await execute(ctx.gateway, target, plan.calls)
                 break
