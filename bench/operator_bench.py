@@ -100,7 +100,7 @@ class BenchConfig:
     update_seconds: float = 5.0
     latency_ms: float = 30.0
     resync_seconds: float = 60.0
-    tag_check_every: int = 12
+    tag_check_every: int = 1
     restart_seconds: float = 60.0
     steady_seconds: float = 120.0
     rolling: bool = True
@@ -717,7 +717,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--update-seconds", type=float, default=5.0, help="emulator endpoint update time")
     parser.add_argument("--latency-ms", type=float, default=30.0, help="latency injected on every AWS call")
     parser.add_argument("--resync-seconds", type=float, default=60.0, help="the operator's --resync-seconds")
-    parser.add_argument("--tag-check-every", type=int, default=12)
+    parser.add_argument("--tag-check-every", type=int, default=1, help="the operator's --tag-check-every (its default)")
     parser.add_argument("--restart-seconds", type=float, default=60.0, help="restart window (its first minute)")
     parser.add_argument("--steady-seconds", type=float, default=120.0, help="idle window")
     parser.add_argument("--no-rolling", action="store_true", help="skip the rolling change")
@@ -732,6 +732,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="lease duration, renew deadline and retry period (s) of the SIGKILL measurement")
     parser.add_argument("--failover-share", type=float, default=0.25,
                         help="share of the endpoints changed before the leader is killed")
+    parser.add_argument("--phase-timeout", type=float, default=900.0, metavar="SECONDS",
+                        help="longest wait for convergence and for the rolling change (raise it for N = 10,000)")
     parser.add_argument("--artifact-check-seconds", type=float, default=None, metavar="SECONDS",
                         help="track every model's artifact (put in the emulator's S3), read every SECONDS; the steady "
                              "window reports these S3 calls apart from the drift checks")
@@ -760,7 +762,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                          single_changes=args.single_changes,
                          operator_args=list(args.operator_arg), profile=args.profile,
                          failover=not args.no_failover, failover_lease=(int(duration), deadline, retry),
-                         failover_share=args.failover_share, artifact_check_seconds=args.artifact_check_seconds)
+                         failover_share=args.failover_share, artifact_check_seconds=args.artifact_check_seconds,
+                         converge_timeout=args.phase_timeout, rolling_timeout=args.phase_timeout)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out: Path = args.out or Path.home() / ".cache" / "sagemaker-operator" / "bench" / f"operator-{stamp}"
     out.mkdir(parents=True, exist_ok=True)

@@ -64,8 +64,9 @@ def main() -> None:
 @click.option("--poll-initial-seconds", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
               help="First delay before describing a resource AWS is working on; doubles up to --poll-max-seconds.")
 @click.option("--poll-max-seconds", type=click.FloatRange(min=0.05), default=60.0, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Objects reconciled at the same time.")
+@click.option("--workers", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Objects reconciled at the same time (each waits on AWS or Kubernetes most of its time; AWS calls "
+                   "in flight are capped at 32 whatever this says).")
 @click.option("--aws-retry-mode", type=click.Choice(["standard", "adaptive"]), default="standard", show_default=True,
               help="botocore retry mode. adaptive adds a client-side rate limiter shared by all objects of a region "
                    "(AWS advises it for single-tenant uses only).")
@@ -107,6 +108,8 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
     """Run the operator: reconcile SageMaker custom resources until stopped (SIGINT/SIGTERM)."""
     import logging
     import os
+
+    _limit_malloc_arenas()
 
     import kopf
     from prometheus_client import start_http_server
@@ -154,6 +157,31 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
                        namespaces=list(namespaces), aws_retry_mode=aws_retry_mode,
                        aws_max_attempts=aws_max_attempts, leader_election=election),
     )
+
+
+# glibc's mallopt parameter for the number of malloc arenas.
+M_ARENA_MAX = -8
+
+
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """Have glibc share two malloc arenas between all threads (when MALLOC_ARENA_MAX does not say otherwise).
+
+    By default each thread that allocates gets an arena of its own, up to eight per core. The operator's AWS and
+    Kubernetes calls run in pools of threads, each decoding answers in its own arena, and memory freed there is
+    rarely given back: at 1,000 endpoints that was a third of the operator's resident memory. Called before any
+    thread starts; a no-op on other C libraries.
+    """
+    import ctypes
+    import ctypes.util
+    import os
+
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):
+        return
 
 
 KUBERNETES_VERSION_OPTION = click.option(

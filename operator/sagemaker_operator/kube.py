@@ -32,6 +32,7 @@ FIELD_MANAGER = COMPONENT  # metadata.managedFields[].manager of everything the 
 
 
 WRITE_TIMEOUT = (5.0, 15.0)  # seconds to connect, seconds to answer
+LIST_PAGE = 250  # objects per LIST request when the operator fills its store
 
 
 class KubeUnavailable(Exception):
@@ -172,10 +173,22 @@ class KubeWriter:
         return result if isinstance(result, dict) else {}
 
     async def list_objects(self, plural: str, namespace: str | None) -> list[dict[str, Any]]:
-        """Every object of one of the operator's kinds, in a namespace or cluster-wide (for the start-up fill)."""
-        if namespace:
-            listing: Any = await asyncio.to_thread(self._objects.list_namespaced_custom_object, GROUP, VERSION,
-                                                   namespace, plural)
-        else:
-            listing = await asyncio.to_thread(self._objects.list_cluster_custom_object, GROUP, VERSION, plural)
-        return list(listing.get("items", []))
+        """Every object of one of the operator's kinds, in a namespace or cluster-wide (for the start-up fill).
+
+        Read by the page (LIST_PAGE objects per request): one answer for thousands of objects, managedFields and all,
+        is tens of megabytes of JSON decoded at once, and the process keeps that peak as resident memory.
+        """
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            paging: dict[str, Any] = {"limit": LIST_PAGE, **({"_continue": token} if token else {})}
+            if namespace:
+                listing: Any = await asyncio.to_thread(self._objects.list_namespaced_custom_object, GROUP, VERSION,
+                                                       namespace, plural, **paging)
+            else:
+                listing = await asyncio.to_thread(self._objects.list_cluster_custom_object, GROUP, VERSION, plural,
+                                                  **paging)
+            items.extend(listing.get("items", []))
+            token = (listing.get("metadata") or {}).get("continue") or None
+            if not token:
+                return items

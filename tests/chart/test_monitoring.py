@@ -47,8 +47,8 @@ OPERATIONS_DOC = REPO / "docs" / "operations.md"
 JOB = "smo-sagemaker-operator-metrics"
 ALERTS = ("SageMakerEndpointOutOfService", "SageMakerEndpointFailed", "SageMakerUpdateFailed",
           "SageMakerOperatorReconcileErrors", "SageMakerOperatorAwsThrottling", "SageMakerOperatorAwsCredentials",
-          "SageMakerOperatorAwsAccessDenied", "SageMakerOperatorQueueNotDraining", "SageMakerOperatorNoLeader",
-          "SageMakerOperatorDown")
+          "SageMakerOperatorAwsAccessDenied", "SageMakerOperatorQueueNotDraining",
+          "SageMakerOperatorDriftChecksFailing", "SageMakerOperatorNoLeader", "SageMakerOperatorDown")
 # Labels Prometheus adds to every scraped series (the target's), not the operator.
 TARGET_LABELS = {"job", "namespace", "instance", "pod", "service", "endpoint", "container", "le"}
 # Series Prometheus makes itself for each target.
