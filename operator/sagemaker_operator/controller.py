@@ -229,13 +229,14 @@ class Controller:
         """
         for kind in self.reconcilers:
             for namespace in namespaces:
-                for body in await self.writer.list_objects(PLURALS[kind], namespace):
-                    body.setdefault("kind", kind)
-                    obj = KubeObject.from_body(body)
-                    # Counted here: the watch then delivers the same objects, unchanged, and counts nothing.
-                    previous = self.ctx.store.put(obj)
-                    self._count_endpoint(previous, obj)
-                    self._count_degraded(previous, obj)
+                async for page in self.writer.list_pages(PLURALS[kind], namespace):
+                    for body in page:
+                        body.setdefault("kind", kind)
+                        obj = KubeObject.from_body(body)
+                        # Counted here: the watch then delivers the same objects, unchanged, and counts nothing.
+                        previous = self.ctx.store.put(obj)
+                        self._count_endpoint(previous, obj)
+                        self._count_degraded(previous, obj)
         refs = [ref for kind in self.reconcilers for ref in (o.ref for o in self.ctx.store.of_kind(kind))]
         for ref in refs:
             self.enqueue(ref)

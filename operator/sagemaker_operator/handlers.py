@@ -14,7 +14,7 @@ from sagemaker_operator import __version__
 from sagemaker_operator.aws.clients import ClientFactory
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.controller import Controller, KindReconciler
-from sagemaker_operator.kube import KubeWriter, load_client_configuration
+from sagemaker_operator.kube import LIST_PAGE, KubeWriter, load_client_configuration
 from sagemaker_operator.leader import ElectionConfig, LeaderElector
 from sagemaker_operator.metrics import LEADER
 from sagemaker_operator.reconcile.context import OperatorSettings, ReconcileContext
@@ -37,6 +37,9 @@ from sagemaker_operator.reconcile.objects import (
     ObjectStore,
 )
 from sagemaker_operator.reconcile.transform_job import finalize_transform_job, reconcile_transform_job
+
+KOPF_WORKERS = 256
+KOPF_IDLE_SECONDS = 0.5
 
 RECONCILERS = {
     MODEL: KindReconciler(reconcile_model, finalize_model),
@@ -78,6 +81,13 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.L
     settings.watching.connect_timeout = 30
     settings.posting.enabled = False  # the operator posts its own, deliberate events
     settings.persistence.diffbase_storage = NoDiffBase()
+    # kopf's initial listing by the page too (see KubeWriter.list_pages).
+    settings.watching.chunk_size = LIST_PAGE
+    # kopf keeps a task per object that had an event in the last idle_timeout seconds (5 by default): after a
+    # restart, one per object at once. The handler only records the event, so a few hundred suffice, each let go
+    # soon after its last event.
+    settings.queueing.worker_limit = KOPF_WORKERS
+    settings.queueing.idle_timeout = KOPF_IDLE_SECONDS
     operator_settings: OperatorSettings = memo["settings"]
     election: ElectionConfig | None = memo.get("leader_election")
     workers = int(memo.get("workers", 8))

@@ -14,7 +14,7 @@ import functools
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -71,7 +71,7 @@ class KubeWriter:
     """
 
     def __init__(self, api_client: kubernetes.client.ApiClient, fence: Callable[[], None] | None = None, *,
-                 concurrency: int = 16) -> None:
+                 concurrency: int = 16, list_page: int = LIST_PAGE) -> None:
         self._objects = kubernetes.client.CustomObjectsApi(api_client)
         self._core = kubernetes.client.CoreV1Api(api_client)
         self._fence = fence
@@ -79,6 +79,7 @@ class KubeWriter:
         # of every reconcile on a two-core node while the API server could take many more.
         self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="kube-write")
         self._events: set[asyncio.Task[None]] = set()
+        self._list_page = list_page
 
     def close(self) -> None:
         """Stop the writer's threads (waits for writes under way)."""
@@ -172,23 +173,24 @@ class KubeWriter:
         K8S_WRITES.labels(ref.kind, what).inc()
         return result if isinstance(result, dict) else {}
 
-    async def list_objects(self, plural: str, namespace: str | None) -> list[dict[str, Any]]:
-        """Every object of one of the operator's kinds, in a namespace or cluster-wide (for the start-up fill).
+    async def list_pages(self, plural: str, namespace: str | None) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every object of one of the operator's kinds, in a namespace or cluster-wide (for the start-up fill), by
+        the page.
 
-        Read by the page (LIST_PAGE objects per request): one answer for thousands of objects, managedFields and all,
-        is tens of megabytes of JSON decoded at once, and the process keeps that peak as resident memory.
+        ``list_page`` objects per request, each page handed over before the next is read: one answer for thousands of
+        objects, managedFields and all, is tens of megabytes of JSON decoded at once, and the process keeps such a
+        peak as resident memory.
         """
-        items: list[dict[str, Any]] = []
         token: str | None = None
         while True:
-            paging: dict[str, Any] = {"limit": LIST_PAGE, **({"_continue": token} if token else {})}
+            paging: dict[str, Any] = {"limit": self._list_page, **({"_continue": token} if token else {})}
             if namespace:
                 listing: Any = await asyncio.to_thread(self._objects.list_namespaced_custom_object, GROUP, VERSION,
                                                        namespace, plural, **paging)
             else:
                 listing = await asyncio.to_thread(self._objects.list_cluster_custom_object, GROUP, VERSION, plural,
                                                   **paging)
-            items.extend(listing.get("items", []))
             token = (listing.get("metadata") or {}).get("continue") or None
+            yield list(listing.get("items", []))
             if not token:
-                return items
+                return

@@ -82,8 +82,9 @@ class FakeWriter:
         self._record("remove_finalizer", obj.ref, None)
         return self._answer(obj.ref, finalizers=[f for f in obj.finalizers if f != FINALIZER])
 
-    async def list_objects(self, plural: str, namespace: str | None) -> list[dict[str, Any]]:
-        return []
+    async def list_pages(self, plural: str, namespace: str | None) -> AsyncIterator[list[dict[str, Any]]]:
+        for page in ():
+            yield page
 
     async def post_event(self, obj: KubeObject, record: EventRecord) -> None:
         self._record("event", obj.ref, record.reason)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import botocore.loaders
 import botocore.model
 import botocore.session
 
@@ -24,9 +25,26 @@ Schema = dict[str, Any]
 
 
 @functools.cache
+def data_loader() -> Any:
+    """One botocore data loader for the whole process, shared by every botocore session (see :func:`session`).
+
+    Each session otherwise has a loader of its own, and loads and keeps its own copy of the SageMaker service model
+    (about 17 MB): one for these schemas, and one per region and role the operator's clients work in.
+    """
+    return botocore.loaders.create_loader()
+
+
+def session() -> botocore.session.Session:
+    """A new botocore session that reads service models through the shared :func:`data_loader`."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", data_loader())
+    return core
+
+
+@functools.cache
 def service_model() -> Any:
     """botocore's bundled SageMaker service model (loaded once per process)."""
-    return botocore.session.get_session().get_service_model(SERVICE)
+    return session().get_service_model(SERVICE)
 
 
 def shape(name: str) -> Any:

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import boto3
-import botocore.session
 from botocore.config import Config
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 
 from sagemaker_operator import __version__
+from sagemaker_operator.api import shapes
 
 SESSION_NAME = "sagemaker-operator"
 RetryMode = Literal["standard", "adaptive"]
@@ -89,14 +89,14 @@ class ClientFactory:
         if session is not None:
             return session
         if target.role_arn is None:
-            session = boto3.Session(region_name=target.region)
+            session = boto3.Session(botocore_session=shapes.session(), region_name=target.region)
         else:
             session = self._assumed_role_session(target.region, target.role_arn)
         self._sessions[key] = session
         return session
 
     def _assumed_role_session(self, region: str, role_arn: str) -> boto3.Session:
-        source: Any = boto3.Session(region_name=region)
+        source: Any = boto3.Session(botocore_session=shapes.session(), region_name=region)
         source_credentials = source.get_credentials()
 
         def create_sts_client(service: str, **kwargs: Any) -> Any:
@@ -110,7 +110,7 @@ class ClientFactory:
             extra_args={"RoleSessionName": SESSION_NAME},
         )
         credentials = DeferredRefreshableCredentials(method="assume-role", refresh_using=fetcher.fetch_credentials)
-        core = botocore.session.get_session()
+        core = shapes.session()
         # botocore has no public setter for refreshable credentials; this is the documented-by-use way.
         core._credentials = credentials  # type: ignore[attr-defined]
         return boto3.Session(botocore_session=core, region_name=region)
