@@ -57,6 +57,7 @@ from sagemaker_operator.reconcile.objects import (
     TRANSFORM_JOB,
     KubeObject,
     ObjectRef,
+    ObjectStore,
     component_refs,
     config_ref,
     model_refs,
@@ -96,6 +97,18 @@ def _older(candidate: KubeObject, stored: KubeObject) -> bool:
         return False
 
 
+def _echo(body: Mapping[str, Any], store: ObjectStore) -> bool:
+    """Whether the store holds this very version of the object already: the watch's echo of one of the operator's
+    own writes, whose answer was taken in when it was made (a resourceVersion names one version of one object)."""
+    metadata = body.get("metadata") or {}
+    version = metadata.get("resourceVersion")
+    if not version:
+        return False
+    stored = store.get(ObjectRef(str(body.get("kind", "")), str(metadata.get("namespace", "")),
+                                 str(metadata.get("name", ""))))
+    return stored is not None and stored.resource_version == str(version)
+
+
 class Controller:
     """Owns the work queue and the workers; the kopf handlers call :meth:`observe`."""
 
@@ -121,8 +134,13 @@ class Controller:
 
     def observe(self, body: Mapping[str, Any], event_type: str | None) -> None:
         """Record a watch event and enqueue what it affects."""
-        obj = KubeObject.from_body(body)
+        if event_type != "DELETED" and _echo(body, self.ctx.store):
+            return
+        self._record(body, event_type)
+
+    def _record(self, body: Mapping[str, Any], event_type: str | None) -> None:
         store = self.ctx.store
+        obj = KubeObject.from_body(body)
         if event_type == "DELETED":
             previous = store.remove(obj.ref)
             self.ctx.forget(obj.ref)
@@ -155,7 +173,7 @@ class Controller:
         metadata = answer.get("metadata") or {}
         ref = ObjectRef(str(answer.get("kind", "")), str(metadata.get("namespace", "")), str(metadata.get("name", "")))
         if answer and self.ctx.store.get(ref) is not None:
-            self.observe(answer, "MODIFIED")
+            self._record(answer, "MODIFIED")
 
     def _dependents_of(self, obj: KubeObject, *, claims: bool) -> set[ObjectRef]:
         """Objects whose reconcile depends on ``obj``, in both directions of a reference: a model wakes the
@@ -333,7 +351,11 @@ class Controller:
                 continue
             DRIFT_SWEEPS.labels("ok").inc()
             ctx.swept(target, ok=True)
-            wanted = ((obj, ctx.tags(obj) if obj.kind in TAGGED_TYPES else {}) for obj in members)
+            # An object written while the pages were read may be newer than what they show, or older: it is left to
+            # its own pass and to the next sweep.
+            unchanged = [obj for obj in members if (now := ctx.store.get(obj.ref)) is not None
+                         and now.resource_version == obj.resource_version]
+            wanted = ((obj, ctx.tags(obj) if obj.kind in TAGGED_TYPES else {}) for obj in unchanged)
             for suspect in plan_sweep(wanted, listing):
                 found += 1
                 DRIFT_FOUND.labels(suspect.ref.kind, suspect.why).inc()

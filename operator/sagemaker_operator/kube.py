@@ -132,20 +132,32 @@ class KubeWriter:
 
     async def post_event(self, obj: KubeObject, record: EventRecord) -> None:
         """Post a Kubernetes Event about ``obj``; failures are logged, never raised (events are best effort)."""
-        now = datetime.datetime.now(datetime.UTC)
-        body = kubernetes.client.CoreV1Event(
-            metadata=kubernetes.client.V1ObjectMeta(name=f"{obj.name}.{uuid.uuid4().hex[:12]}",
-                                                    namespace=obj.namespace),
-            involved_object=kubernetes.client.V1ObjectReference(
-                api_version=f"{GROUP}/{VERSION}", kind=obj.kind, name=obj.name, namespace=obj.namespace,
-                uid=obj.uid, resource_version=obj.resource_version),
-            reason=record.reason, message=record.message[:1024], type="Warning" if record.warning else "Normal",
-            first_timestamp=now, last_timestamp=now, count=1,
-            source=kubernetes.client.V1EventSource(component=COMPONENT), reporting_component=COMPONENT,
-        )
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # A plain body, and the answer read but not turned into the client's models: an event is posted for most
+        # changes, and building those models both ways cost more than the request itself.
+        body = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{obj.name}.{uuid.uuid4().hex[:12]}", "namespace": obj.namespace},
+            "involvedObject": {"apiVersion": f"{GROUP}/{VERSION}", "kind": obj.kind, "name": obj.name,
+                               "namespace": obj.namespace, "uid": obj.uid, "resourceVersion": obj.resource_version},
+            "reason": record.reason, "message": record.message[:1024],
+            "type": "Warning" if record.warning else "Normal",
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+            "source": {"component": COMPONENT}, "reportingComponent": COMPONENT,
+        }
+
+        # Typed for the model body and answer; it takes a dict, and answers the raw response when not preloading.
+        send: Any = self._core.create_namespaced_event
+
+        def create(namespace: str, event: dict[str, Any], **kwargs: Any) -> None:
+            answer = send(namespace, event, _preload_content=False, **kwargs)
+            try:
+                answer.read()
+            finally:
+                answer.release_conn()
+
         try:
-            await self._call(obj.ref, "event", self._core.create_namespaced_event, obj.namespace, body,
-                             field_manager=FIELD_MANAGER)
+            await self._call(obj.ref, "event", create, obj.namespace, body, field_manager=FIELD_MANAGER)
         except (Conflict, KubeUnavailable, ApiException) as error:
             logger.warning("could not post event %s for %s: %s", record.reason, obj.ref, error)
 

@@ -94,3 +94,33 @@ def error_of(exc_info: pytest.ExceptionInfo[Any]) -> tuple[str, str, int]:
     """(code, message, HTTP status) of a botocore ClientError."""
     response = exc_info.value.response
     return response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def ic_host(sm: Any, name: str = "host", *, wait: bool = False, **extra: Any) -> None:
+    """An endpoint for inference components (a variant without a model), its config ``NAME-cfg``; ``extra`` goes
+    to CreateEndpoint (Tags)."""
+    sm.create_endpoint_config(
+        EndpointConfigName=f"{name}-cfg",
+        ExecutionRoleArn=ROLE,
+        ProductionVariants=[{"VariantName": "main", "InstanceType": "ml.g5.12xlarge", "InitialInstanceCount": 1}],
+    )
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-cfg", **extra)
+    if wait:
+        wait_until(lambda: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService")
+
+
+def create_ic(sm: Any, name: str = "ic", **extra: Any) -> str:
+    """An inference component of one copy on endpoint ``host``; its ARN. ``extra`` goes to the call (Tags)."""
+    return str(
+        sm.create_inference_component(
+            InferenceComponentName=name,
+            EndpointName="host",
+            VariantName="main",
+            Specification={
+                "Container": {"Image": IMAGE},
+                "ComputeResourceRequirements": {"MinMemoryRequiredInMb": 1024},
+            },
+            RuntimeConfig={"CopyCount": 1},
+            **extra,
+        )["InferenceComponentArn"]
+    )

@@ -29,7 +29,9 @@ from emulator_helpers import (
     REGION,
     ROLE,
     client,
+    create_ic,
     error_of,
+    ic_host,
     make_config,
     make_endpoint,
     make_model,
@@ -58,31 +60,6 @@ def invalid(message: str) -> tuple[str, str, int]:
 
 def describe(sm: Any, name: str = "ep") -> dict[str, Any]:
     return dict(sm.describe_endpoint(EndpointName=name))
-
-
-def ic_host(sm: Any, name: str = "host") -> None:
-    sm.create_endpoint_config(
-        EndpointConfigName=f"{name}-cfg",
-        ExecutionRoleArn=ROLE,
-        ProductionVariants=[{"VariantName": "main", "InstanceType": "ml.g5.12xlarge", "InitialInstanceCount": 1}],
-    )
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-cfg")
-
-
-def create_ic(sm: Any, name: str = "ic", **extra: Any) -> str:
-    return str(
-        sm.create_inference_component(
-            InferenceComponentName=name,
-            EndpointName="host",
-            VariantName="main",
-            Specification={
-                "Container": {"Image": IMAGE},
-                "ComputeResourceRequirements": {"MinMemoryRequiredInMb": 1024},
-            },
-            RuntimeConfig={"CopyCount": 1},
-            **extra,
-        )["InferenceComponentArn"]
-    )
 
 
 def update_to_new_model(sm: Any, config: str = "c2", image: str = IMAGE2, variant: str = "AllTraffic") -> None:

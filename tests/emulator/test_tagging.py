@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_helpers import ACCOUNT, IMAGE, REGION, ROLE, client, error_of, make_config, wait_until
+from emulator_helpers import (
+    ACCOUNT,
+    IMAGE,
+    REGION,
+    ROLE,
+    client,
+    create_ic,
+    error_of,
+    ic_host,
+    make_config,
+)
 
 import sagemaker_emulator.tagging
 from sagemaker_emulator.admin import AdminClient
@@ -148,21 +158,8 @@ def test_resource_type_filters_follow_the_arn(emulator: EmulatorThread, sm: Any,
     sm.create_model(ModelName="m", PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE, Tags=tags)
     make_config(sm, "cfg", ("v", "m", 1.0, 1), Tags=tags)
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg", Tags=tags)
-    sm.create_endpoint_config(
-        EndpointConfigName="host-cfg",
-        ExecutionRoleArn=ROLE,
-        ProductionVariants=[{"VariantName": "main", "InstanceType": "ml.g5.12xlarge", "InitialInstanceCount": 1}],
-    )
-    sm.create_endpoint(EndpointName="host", EndpointConfigName="host-cfg")
-    wait_until(lambda: sm.describe_endpoint(EndpointName="host")["EndpointStatus"] == "InService")
-    sm.create_inference_component(
-        InferenceComponentName="ic",
-        EndpointName="host",
-        VariantName="main",
-        Specification={"Container": {"Image": IMAGE}, "ComputeResourceRequirements": {"MinMemoryRequiredInMb": 1024}},
-        RuntimeConfig={"CopyCount": 1},
-        Tags=tags,
-    )
+    ic_host(sm, wait=True)
+    create_ic(sm, Tags=tags)
     s3 = client(emulator, "s3")
     s3.create_bucket(Bucket="in-bucket")
     s3.put_object(Bucket="in-bucket", Key="data/a.json", Body=b"{}")
@@ -240,25 +237,9 @@ def test_ever_tagged_resources_are_listed_with_empty_tags(sm: Any, tg: Any) -> N
 
 def test_deleted_endpoints_and_components_leave_once_deletion_finishes(sm: Any, tg: Any, admin: AdminClient) -> None:
     tags = aws_tags(owner="op")
-    sm.create_endpoint_config(
-        EndpointConfigName="host-cfg",
-        ExecutionRoleArn=ROLE,
-        ProductionVariants=[{"VariantName": "main", "InstanceType": "ml.g5.12xlarge", "InitialInstanceCount": 1}],
-    )
-    sm.create_endpoint(EndpointName="host", EndpointConfigName="host-cfg", Tags=tags)
-    wait_until(lambda: sm.describe_endpoint(EndpointName="host")["EndpointStatus"] == "InService")
+    ic_host(sm, wait=True, Tags=tags)
     for name in ("ic1", "ic2"):
-        sm.create_inference_component(
-            InferenceComponentName=name,
-            EndpointName="host",
-            VariantName="main",
-            Specification={
-                "Container": {"Image": IMAGE},
-                "ComputeResourceRequirements": {"MinMemoryRequiredInMb": 1024},
-            },
-            RuntimeConfig={"CopyCount": 1},
-            Tags=tags,
-        )
+        create_ic(sm, name, Tags=tags)
     assert names(tg) == {"host", "ic1", "ic2"}
     admin.set_durations(delete=0.3)
     sm.delete_inference_component(InferenceComponentName="ic1")
