@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Mapping
 from typing import Any, cast
@@ -34,10 +35,12 @@ from sagemaker_operator.reconcile.naming import (
 from sagemaker_operator.reconcile.objects import (
     ENDPOINT,
     ENDPOINT_CONFIG,
+    INTERNED_LENGTH,
     MODEL,
     KubeObject,
     ObjectRef,
     ObjectStore,
+    compact_copy,
     config_ref,
     model_refs,
 )
@@ -214,6 +217,21 @@ def test_from_body_reads_metadata_and_copies_deeply() -> None:
     assert obj.ref == ObjectRef(MODEL, "ml", "m")
     raw["spec"]["primaryContainer"]["environment"]["A"] = "changed"
     assert obj.spec == {"primaryContainer": {"environment": {"A": "1"}}}
+
+
+def test_stored_copies_share_keys_and_short_strings_but_nothing_mutable() -> None:
+    long = "x" * (INTERNED_LENGTH + 1)
+    decoded = [json.loads(json.dumps({"conditions": [{"type": "Ready", "message": long}], "n": 1, "f": 0.5,
+                                      "none": None, "ok": True})) for _ in range(2)]
+    first, second = (compact_copy(d) for d in decoded)
+    assert first == decoded[0] and second == decoded[1]
+    key_a, key_b = next(iter(first["conditions"][0])), next(iter(second["conditions"][0]))
+    assert key_a == key_b == "type" and key_a is key_b  # one string object for every copy of the key
+    assert first["conditions"][0]["type"] is second["conditions"][0]["type"]
+    assert first["conditions"][0]["message"] is not second["conditions"][0]["message"]  # long texts are not interned
+    decoded[0]["conditions"][0]["type"] = "changed"
+    decoded[0]["conditions"].append({})
+    assert first["conditions"] == [{"type": "Ready", "message": long}]
 
 
 def test_from_body_tolerates_missing_and_null_fields() -> None:
