@@ -296,6 +296,9 @@ def test_a_foreign_endpoint_is_not_touched(
     assert described["EndpointConfigName"] == "theirs"
     assert described["EndpointStatus"] == "InService"
     assert counters(emulator).get("UpdateEndpoint", 0) == 0
+    # Its own create, and the operator's one attempt (a new object is created without a look first; refused as
+    # already existing, then described): NotOwned in status makes every later pass look first.
+    assert counters(emulator).get("CreateEndpoint", 0) == 2
 
 
 @pytest.mark.parametrize("order", [("endpoint", "config", "model"), ("model", "config", "endpoint")])

@@ -77,7 +77,7 @@ class Waiting(Exception):
 
     ``settling``: the referenced object is new or its spec changed, and its own next pass (which wakes the referrer)
     will most likely make it ready; such a wait is not worth a status write unless it lasts (see
-    :meth:`ReconcileContext.quiet_wait`).
+    :meth:`ReconcileContext.waiting_outcome`).
     """
 
     reason = "Waiting"

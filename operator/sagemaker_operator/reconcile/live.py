@@ -273,11 +273,14 @@ async def plan_pass(ctx: ReconcileContext, target: AwsTarget, obj: KubeObject, l
 
 
 def creates_first(kind: LiveKind, obj: KubeObject, inherited: bool) -> bool:
-    """Whether a pass may create the resource without describing it first: the operator never acted for this object
-    (status records no resource), and this process saw it appear (a new leader's inherited objects may have been
-    created by its predecessor a moment before it stopped). A name taken after all is answered as for models: the
-    Create fails as already existing, and the pass describes and plans again."""
-    return not inherited and not obj.status.get(kind.arn_field) and not obj.status.get(kind.status_field)
+    """Whether a pass may create the resource without describing it first: the operator never reported on this
+    object (no condition, no resource in status), and this process saw it appear (a new leader's inherited objects
+    may have been created by its predecessor a moment before it stopped). A name taken after all is answered as for
+    models: the Create fails as already existing, and the pass describes and plans again; from then on status says
+    why (NotOwned), and later passes look first."""
+    status = obj.status
+    return not inherited and not status.get("conditions") and not status.get(kind.arn_field) \
+        and not status.get(kind.status_field)
 
 
 async def reconcile_live(ctx: ReconcileContext, obj: KubeObject, live: LiveResource[D]) -> Outcome:
