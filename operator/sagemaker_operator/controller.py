@@ -341,9 +341,12 @@ class Controller:
                 DRIFT_SWEEPS.labels("failed").inc()
                 fell_back = ctx.falls_back(target)
                 ctx.swept(target, ok=False)
-                logger.warning("drift check by the page in %s%s failed (%s); its %d resources are described one by "
-                               "one until it works again", target.region,
-                               f" as {target.role_arn}" if target.role_arn else "", failure, len(members))
+                # Named, so that whoever reads the line knows which objects it concerns.
+                named = ", ".join(f"{o.kind} {o.namespace}/{o.name}" for o in members[:3])
+                more = f" and {len(members) - 3} more" if len(members) > 3 else ""
+                logger.warning("drift check by the page in %s%s failed (%s); its resources (%s%s) are described one "
+                               "by one until it works again", target.region,
+                               f" as {target.role_arn}" if target.role_arn else "", failure, named, more)
                 if not fell_back:
                     # Each object sets up its own check on its next pass.
                     for obj in members:

@@ -115,15 +115,16 @@ class KubeWriter:
     def post_event_soon(self, obj: KubeObject, record: EventRecord) -> None:
         """Post an event without making the caller wait for it: events are best effort, and a reconcile that
         waited for its events would hold its worker for one more API round trip per event."""
-        task = asyncio.create_task(self.post_event(obj, record), name=f"event-{record.reason}")
+        task = asyncio.create_task(self._post_dropping_failures(obj, record), name=f"event-{record.reason}")
         self._events.add(task)
-        task.add_done_callback(self._event_done)
+        task.add_done_callback(self._events.discard)
 
-    def _event_done(self, task: asyncio.Task[None]) -> None:
-        self._events.discard(task)
-        if not task.cancelled() and task.exception() is not None:
+    async def _post_dropping_failures(self, obj: KubeObject, record: EventRecord) -> None:
+        try:
+            await self.post_event(obj, record)
+        except Exception as error:
             # A lost lease (the fence) or anything unexpected: the event is dropped, the reconcile is unaffected.
-            logger.warning("could not post an event: %s", task.exception())
+            logger.warning("could not post event %s for %s: %s", record.reason, obj.ref, error)
 
     async def flush_events(self) -> None:
         """Wait for the events under way (at shutdown, before the lease is released)."""

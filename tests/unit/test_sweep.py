@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
+import pytest
+
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.errors import AwsFailure, FailureKind
 from sagemaker_operator.aws.gateway import SageMakerGateway
@@ -103,12 +105,14 @@ async def test_an_object_written_while_the_pages_were_read_is_left_to_the_next_s
     assert await ctl.sweep() == 0
 
 
-async def test_a_failing_place_falls_back_once_and_a_working_sweep_ends_it() -> None:
+async def test_a_failing_place_falls_back_once_and_a_working_sweep_ends_it(caplog: pytest.LogCaptureFixture) -> None:
     first, second = endpoint("a"), endpoint("b")
     gateway = PagingGateway({"list_endpoints": listing("a", "b")}, refuse="list_endpoints")
     ctl = controller(gateway, first, second)
     assert await ctl.sweep() == 0
     assert ctl.ctx.falls_back(PLACE)
+    # The warning names the objects it concerns.
+    assert "SageMakerEndpoint ml/a, SageMakerEndpoint ml/b" in caplog.text
     assert ctl.healthy()["queued"] == 2  # each sets up its own check
     await ctl.sweep()
     assert ctl.healthy()["queued"] == 2  # not queued again while it keeps failing
