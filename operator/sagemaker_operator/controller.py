@@ -342,7 +342,7 @@ class Controller:
                 fell_back = ctx.falls_back(target)
                 ctx.swept(target, ok=False)
                 # Named, so that whoever reads the line knows which objects it concerns.
-                named = ", ".join(f"{o.kind} {o.namespace}/{o.name}" for o in members[:3])
+                named = ", ".join(str(o.ref) for o in members[:3])
                 more = f" and {len(members) - 3} more" if len(members) > 3 else ""
                 logger.warning("drift check by the page in %s%s failed (%s); its resources (%s%s) are described one "
                                "by one until it works again", target.region,

@@ -27,6 +27,7 @@ from typing import Any
 
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.gateway import SageMakerGateway
+from sagemaker_operator.reconcile.model import is_ready
 from sagemaker_operator.reconcile.objects import (
     ENDPOINT,
     ENDPOINT_CONFIG,
@@ -107,9 +108,7 @@ def recorded(obj: KubeObject) -> Recorded | None:
     with a resource it knows as its own. Objects that are working, waiting or Degraded are looked at by their own
     passes."""
     fields = _FIELDS.get(obj.kind)
-    if fields is None or obj.deleting or obj.status.get("observedGeneration") != obj.generation:
-        return None
-    if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in obj.status.get("conditions") or ()):
+    if fields is None or obj.deleting or not is_ready(obj):
         return None
     name_field, arn_field, status_field, modified_field = fields
     name, arn = obj.status.get(name_field), obj.status.get(arn_field)
