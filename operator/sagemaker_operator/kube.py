@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import functools
+import json
 import logging
 import os
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +32,7 @@ COMPONENT = "sagemaker-operator"
 FIELD_MANAGER = COMPONENT  # metadata.managedFields[].manager of everything the operator writes
 
 
-WRITE_TIMEOUT = (5.0, 15.0)  # seconds to connect, seconds to answer
+WRITE_TIMEOUT = urllib3.Timeout(connect=5.0, read=15.0)
 LIST_PAGE = 250  # objects per LIST request when the operator fills its store
 
 
@@ -73,7 +74,13 @@ class KubeWriter:
     def __init__(self, api_client: kubernetes.client.ApiClient, fence: Callable[[], None] | None = None, *,
                  concurrency: int = 16, list_page: int = LIST_PAGE) -> None:
         self._objects = kubernetes.client.CustomObjectsApi(api_client)
-        self._core = kubernetes.client.CoreV1Api(api_client)
+        self._configuration = api_client.configuration
+        # Writes go straight to the client's connection pool, which carries its TLS and client-certificate set-up:
+        # the generated API methods validate their arguments with pydantic and build every request through several
+        # layers of generic code, which cost more CPU than the write itself at thousands of writes a minute.
+        self._pool: urllib3.PoolManager = api_client.rest_client.pool_manager
+        self._host = str(self._configuration.host).rstrip("/")
+        self._headers = {**api_client.default_headers, "Accept": "application/json"}
         self._fence = fence
         # Its own threads: asyncio's default pool has cores + 4 of them, which made six writes at a time the pace
         # of every reconcile on a two-core node while the API server could take many more.
@@ -87,10 +94,8 @@ class KubeWriter:
 
     async def patch_status(self, ref: ObjectRef, patch: dict[str, Any]) -> dict[str, Any]:
         """Merge-patch the status subresource; returns the object as the API server stored it."""
-        return await self._call(ref, "status", functools.partial(
-            self._objects.patch_namespaced_custom_object_status, _content_type="application/merge-patch+json"),
-                         GROUP, VERSION, ref.namespace, PLURALS[ref.kind], ref.name, {"status": patch},
-                         field_manager=FIELD_MANAGER)
+        return await self._call(ref, "status", "PATCH", f"{_object_path(ref)}/status", {"status": patch},
+                                "application/merge-patch+json")
 
     async def add_finalizer(self, obj: KubeObject) -> dict[str, Any]:
         """Add the operator's finalizer, so AWS resources are cleaned up before the object goes."""
@@ -107,10 +112,8 @@ class KubeWriter:
             {"op": "replace" if obj.finalizers else "add", "path": "/metadata/finalizers", "value": finalizers},
         ]
         # A failed "test" answers 422: the object changed, which is a conflict like any other.
-        return await self._call(obj.ref, "finalizers", functools.partial(
-            self._objects.patch_namespaced_custom_object, _content_type="application/json-patch+json"),
-            GROUP, VERSION, obj.namespace, PLURALS[obj.kind], obj.name, patch, conflicts=(404, 409, 422),
-            field_manager=FIELD_MANAGER)
+        return await self._call(obj.ref, "finalizers", "PATCH", _object_path(obj.ref), patch,
+                                "application/json-patch+json", conflicts=(404, 409, 422))
 
     def post_event_soon(self, obj: KubeObject, record: EventRecord) -> None:
         """Post an event without making the caller wait for it: events are best effort, and a reconcile that
@@ -147,44 +150,60 @@ class KubeWriter:
             "source": {"component": COMPONENT}, "reportingComponent": COMPONENT,
         }
 
-        # Typed for the model body and answer; it takes a dict, and answers the raw response when not preloading.
-        send: Any = self._core.create_namespaced_event
-
-        def create(namespace: str, event: dict[str, Any], **kwargs: Any) -> None:
-            answer = send(namespace, event, _preload_content=False, **kwargs)
-            try:
-                answer.read()
-            finally:
-                answer.release_conn()
-
         try:
-            await self._call(obj.ref, "event", create, obj.namespace, body, field_manager=FIELD_MANAGER)
+            await self._call(obj.ref, "event", "POST", f"/api/v1/namespaces/{_quote(obj.namespace)}/events", body,
+                             "application/json", answer=False)
         except (Conflict, KubeUnavailable, ApiException) as error:
             logger.warning("could not post event %s for %s: %s", record.reason, obj.ref, error)
 
-    async def _call(self, ref: ObjectRef, what: str, method: Any, *args: Any,
-                    conflicts: tuple[int, ...] = (404, 409), **kwargs: Any) -> dict[str, Any]:
+    async def _call(self, ref: ObjectRef, what: str, method: str, path: str, body: Any, content_type: str, *,
+                    conflicts: tuple[int, ...] = (404, 409), answer: bool = True) -> dict[str, Any]:
+        """Send one write (``fieldManager`` set) and return the object the API server answers (``{}`` if not
+        ``answer``). 404/409 (and ``conflicts``) raise :class:`Conflict`, other refusals ``ApiException``, a broken
+        or silent connection :class:`KubeUnavailable`."""
         fence = self._fence
         if fence is not None:
             fence()
+        url = f"{self._host}{path}?fieldManager={FIELD_MANAGER}"
+        payload = json.dumps(body, separators=(",", ":")).encode()
 
-        def send() -> Any:
+        def send() -> tuple[int, str, bytes]:
             if fence is not None:
                 fence()  # again at the last moment: the thread may have waited for a free slot
+            headers = {**self._headers, "Content-Type": content_type, **self._auth()}
             # A deadline on every write: a connection that stops answering (a half-dead load balancer) must not
             # hold a worker forever.
-            return method(*args, **kwargs, _request_timeout=WRITE_TIMEOUT)
+            response = self._pool.request(method, url, body=payload, headers=headers, timeout=WRITE_TIMEOUT,
+                                          preload_content=False, retries=False)
+            try:
+                # Read whole even when not wanted: a connection handed back with its answer unread would give the
+                # rest of that answer to the next request as its status line.
+                return response.status, str(response.reason), response.read()
+            finally:
+                response.release_conn()
 
         try:
-            result: Any = await asyncio.get_running_loop().run_in_executor(self._executor, send)
-        except ApiException as error:
-            if error.status in conflicts:
-                raise Conflict(f"{what} of {ref}: {error.status} {error.reason}") from error
-            raise
+            status, reason, data = await asyncio.get_running_loop().run_in_executor(self._executor, send)
         except urllib3.exceptions.HTTPError as error:
             raise KubeUnavailable(f"{what} of {ref}: {type(error).__name__}: {error}") from error
+        if status in conflicts:
+            raise Conflict(f"{what} of {ref}: {status} {reason}")
+        if not 200 <= status < 300:
+            refused = ApiException(status=status, reason=reason)
+            refused.body = data.decode(errors="replace")
+            raise refused
         K8S_WRITES.labels(ref.kind, what).inc()
+        if not answer:
+            return {}
+        result = json.loads(data)
         return result if isinstance(result, dict) else {}
+
+    def _auth(self) -> dict[str, str]:
+        """The Authorization header, asked of the client's configuration for each write: its refresh hook renews
+        the token (in-cluster service-account tokens rotate; EKS tokens last 15 minutes). Client certificates, the
+        other way to authenticate, are set on the connection pool."""
+        token = self._configuration.auth_settings().get("BearerToken")
+        return {"Authorization": token["value"]} if token and token.get("value") else {}
 
     async def list_pages(self, plural: str, namespace: str | None) -> AsyncIterator[list[dict[str, Any]]]:
         """Every object of one of the operator's kinds, in a namespace or cluster-wide (for the start-up fill), by
@@ -207,3 +226,13 @@ class KubeWriter:
             yield list(listing.get("items", []))
             if not token:
                 return
+
+
+def _quote(segment: str) -> str:
+    return urllib.parse.quote(segment, safe="")
+
+
+def _object_path(ref: ObjectRef) -> str:
+    """The API path of one of the operator's objects."""
+    return (f"/apis/{GROUP}/{VERSION}/namespaces/{_quote(ref.namespace)}/{PLURALS[ref.kind]}/"
+            f"{_quote(ref.name)}")

@@ -1,13 +1,18 @@
-"""The operator's Kubernetes writer against a real API server: the start-up fill reads every object, page by page."""
+"""The operator's Kubernetes writer against a real API server: its writes, its refusals, and the start-up fill's
+pages."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
 
-from sagemaker_operator.kube import KubeWriter
+from sagemaker_operator.kube import FIELD_MANAGER, Conflict, KubeWriter
+from sagemaker_operator.reconcile.objects import FINALIZER, MODEL, KubeObject, ObjectRef
+from sagemaker_operator.status import EventRecord
 from tests.operator_harness import Objects, model_spec
 
 pytestmark = pytest.mark.cluster
@@ -31,3 +36,42 @@ def test_the_start_up_fill_reads_every_object_by_the_page(admin_client: ApiClien
         writer.close()
     assert [len(page) for page in read] == [2, 2, 1]
     assert sorted(name for page in read for name in page) == names
+
+
+def test_writes_reach_the_api_server_as_the_operator_and_refusals_keep_their_meaning(
+        admin_client: ApiClient, crds: list[str], namespace: str) -> None:
+    objects = Objects(admin_client, namespace)
+    objects.create("SageMakerModel", "written", model_spec())
+    writer = KubeWriter(admin_client)
+    ref = ObjectRef(MODEL, namespace, "written")
+
+    async def scenario() -> dict[str, Any]:
+        current = KubeObject.from_body(objects.get("SageMakerModel", "written") or {})
+        if FINALIZER in current.finalizers:  # put there at creation by the finalizer policy (Kubernetes >= 1.36)
+            current = KubeObject.from_body(await writer.remove_finalizer(current))
+        with_finalizer = KubeObject.from_body(await writer.add_finalizer(current))
+        # A stale resourceVersion: someone wrote in between, so the finalizer patch must not land.
+        with pytest.raises(Conflict):
+            await writer.add_finalizer(current)
+        stored = await writer.patch_status(ref, {"region": "us-east-1", "observedGeneration": 1})
+        await writer.post_event(with_finalizer, EventRecord("Created", "Created AWS model written-1"))
+        # A status the schema refuses: the API server's answer names the field.
+        with pytest.raises(ApiException) as refused:
+            await writer.patch_status(ref, {"observedGeneration": "one"})
+        assert refused.value.status == 422 and "observedGeneration" in str(refused.value.body)
+        with pytest.raises(Conflict):
+            await writer.patch_status(ObjectRef(MODEL, namespace, "absent"), {"region": "us-east-1"})
+        await writer.remove_finalizer(KubeObject.from_body(stored))
+        return stored
+
+    try:
+        stored = asyncio.run(scenario())
+    finally:
+        writer.close()
+    assert stored["status"]["region"] == "us-east-1" and stored["metadata"]["finalizers"] == [FINALIZER]
+    after = objects.get("SageMakerModel", "written") or {}
+    assert not after["metadata"].get("finalizers")
+    managers = {entry["manager"] for entry in after["metadata"]["managedFields"]}
+    assert FIELD_MANAGER in managers
+    events = objects.wait_events("written", "Created")
+    assert events[0].source.component == FIELD_MANAGER

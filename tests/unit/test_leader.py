@@ -27,7 +27,8 @@ from sagemaker_operator.leader import (
     observe,
     released_record,
 )
-from sagemaker_operator.reconcile.objects import MODEL, ObjectRef
+from sagemaker_operator.reconcile.objects import MODEL, KubeObject, ObjectRef
+from sagemaker_operator.status import EventRecord
 from tests.unit.test_controller_queue import body, running
 
 WALL = datetime.datetime(2026, 1, 2, 3, 4, 5, 678900, tzinfo=datetime.UTC)
@@ -281,9 +282,19 @@ async def test_kube_writer_refuses_every_write_while_not_leading() -> None:
     def refuse() -> None:
         raise NotLeading("standby")
 
+    class Pool:
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            sent.append("sent")
+
     writer = KubeWriter(kubernetes.client.ApiClient(), fence=refuse)
-    with pytest.raises(NotLeading):
-        await writer._call(ObjectRef(MODEL, "ml", "m"), "status", lambda *a, **k: sent.append("sent"))
+    writer._pool = Pool()  # type: ignore[assignment]
+    try:
+        with pytest.raises(NotLeading):
+            await writer.patch_status(ObjectRef(MODEL, "ml", "m"), {"region": "us-east-1"})
+        with pytest.raises(NotLeading):
+            await writer.post_event(KubeObject.from_body(body(MODEL, "m")), EventRecord("Created", "created"))
+    finally:
+        writer.close()
     assert sent == []
 
 
