@@ -11,16 +11,21 @@ import yaml
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
+from sagemaker_operator.api.admission import install_finalizer_policy
 from tests.helpers import wait_for
 
 CRDS_FOLDER = Path(__file__).resolve().parent.parent / "crds"
 
 
-def apply_crds(admin_client: ApiClient, folder: Path = CRDS_FOLDER, *, timeout: float = 60) -> list[str]:
+def apply_crds(admin_client: ApiClient, folder: Path = CRDS_FOLDER, *, timeout: float = 60,
+               finalizer_policy: bool = True) -> list[str]:
     """Create or replace every CRD in ``folder`` (``*.yaml``) and wait until each is Established; returns their names.
 
     Replacing keeps the server's copy current when the generator changed between runs on a reused cluster
     (TEST_KUBECONFIG). A CRD the API server refuses raises the ApiException, whose body names the bad schema field.
+    With ``finalizer_policy``, the operator's finalizer policy is installed too, for every namespace, where the API
+    server serves its API (Kubernetes >= 1.36), as the chart installs it: older servers test the operator adding its
+    finalizer itself.
     """
     extensions = kubernetes.client.ApiextensionsV1Api(admin_client)
     names = []
@@ -44,6 +49,8 @@ def apply_crds(admin_client: ApiClient, folder: Path = CRDS_FOLDER, *, timeout: 
 
     for name in names:
         wait_for(functools.partial(established, name), timeout=timeout, what=f"CRD {name} to be Established")
+    if finalizer_policy:
+        install_finalizer_policy(admin_client, timeout=timeout)
     return names
 
 

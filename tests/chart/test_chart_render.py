@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from sagemaker_operator import __version__
+from sagemaker_operator.api.admission import finalizer_policy, finalizer_policy_binding
 from sagemaker_operator.api.kinds import KINDS as API_KINDS
 from sagemaker_operator.cli import run as run_command
 from tests.chart.tools import CHART, REPO, Helm, by_kind, helm, set_args, template
@@ -174,6 +175,31 @@ def test_rbac_is_exactly_what_the_operator_uses(helm_tool: Helm, namespaces: lis
         assert binding["subjects"][0]["namespace"] == "ops"
     args = container(documents)["args"]
     assert [a for a in args if a.startswith("--namespace")] == [f"--namespace={n}" for n in namespaces]
+
+
+MUTATING_POLICY_API = "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy"
+
+
+@pytest.mark.parametrize("namespaces", [[], ["team-b", "team-a"]])
+def test_the_finalizer_policy_is_the_operators_own_where_the_cluster_serves_its_api(helm_tool: Helm,
+                                                                                    namespaces: list[str]) -> None:
+    documents = template({"watchNamespaces": namespaces}, tool=helm_tool, api_versions=(MUTATING_POLICY_API,))
+    (policy,) = by_kind(documents, "MutatingAdmissionPolicy")
+    (binding,) = by_kind(documents, "MutatingAdmissionPolicyBinding")
+    name = "smo-sagemaker-operator-finalizer"
+    for document in (policy, binding):
+        assert document["metadata"]["labels"]["app.kubernetes.io/instance"] == "smo"
+        document["metadata"] = {"name": document["metadata"]["name"]}
+    assert policy == finalizer_policy(name)
+    assert binding == finalizer_policy_binding(name, namespaces)
+
+
+def test_the_finalizer_policy_is_left_out_where_the_cluster_lacks_its_api_or_it_is_disabled(helm_tool: Helm) -> None:
+    for documents in (template(tool=helm_tool),
+                      template({"finalizerPolicy": {"enabled": False}}, tool=helm_tool,
+                               api_versions=(MUTATING_POLICY_API,))):
+        assert not by_kind(documents, "MutatingAdmissionPolicy")
+        assert not by_kind(documents, "MutatingAdmissionPolicyBinding")
 
 
 def test_rbac_can_be_left_to_the_user(helm_tool: Helm) -> None:

@@ -148,9 +148,12 @@ def set_args(values: dict[str, Any]) -> list[str]:
 
 
 def template(values: dict[str, Any] | None = None, *, tool: Helm = OLDEST_HELM, namespace: str = "ops",
-             release: str = "smo") -> list[dict[str, Any]]:
-    """The chart rendered by ``helm template`` with ``values``, as a list of documents."""
-    result = helm("template", release, str(CHART), "--namespace", namespace, *set_args(values or {}), tool=tool)
+             release: str = "smo", api_versions: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The chart rendered by ``helm template`` with ``values``, as a list of documents; ``api_versions`` are APIs
+    the chart may take the target cluster to serve (``.Capabilities.APIVersions``)."""
+    served = [arg for api in api_versions for arg in ("--api-versions", api)]
+    result = helm("template", release, str(CHART), "--namespace", namespace, *set_args(values or {}), *served,
+                  tool=tool)
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 

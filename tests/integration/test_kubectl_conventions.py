@@ -43,7 +43,7 @@ import yaml
 from kubernetes.client import ApiClient
 
 from sagemaker_emulator.server import EmulatorThread
-from sagemaker_operator.api.kinds import GROUP, KINDS, KINDS_BY_NAME, VERSION, Kind
+from sagemaker_operator.api.kinds import FINALIZER, GROUP, KINDS, KINDS_BY_NAME, VERSION, Kind
 from sagemaker_operator.dev.examples import EXAMPLES_DIR, load_manifests
 from tests.conftest import KubeTarget
 from tests.helpers import wait_for
@@ -181,8 +181,9 @@ def _managers(obj: dict[str, Any]) -> set[str]:
 
 
 def _assert_operator_owns_no_spec(obj: dict[str, Any], others: set[str]) -> None:
-    """The operator wrote this object under its own manager names only, and owns its finalizer and status but no
-    ``spec`` field; every other manager is one of ``others`` (the test's own writers)."""
+    """The operator wrote this object under its own manager names only, and owns its status but no ``spec`` field;
+    every other manager is one of ``others`` (the test's own writers). Its finalizer is the operator's, or nobody's
+    where the finalizer policy put it there at creation: never the applier's, whose next apply would remove it."""
     what = f"{obj['kind']} {obj['metadata']['name']}"
     managers = _managers(obj)
     unknown = managers - others - OPERATOR_MANAGERS
@@ -192,8 +193,11 @@ def _assert_operator_owns_no_spec(obj: dict[str, Any], others: set[str]) -> None
     assert operator, f"{what}: nothing written under the operator's managers {sorted(OPERATOR_MANAGERS)}; " \
                      f"managers: {sorted(managers)}"
     # The fields the operator is expected to write: proof that these entries are the operator's.
-    assert _owns(operator, "f:metadata", "f:finalizers"), f"{what}: the operator does not own its finalizer"
     assert _owns(operator, "f:status"), f"{what}: the operator does not own status"
+    assert FINALIZER in obj["metadata"].get("finalizers", []), f"{what}: without the operator's finalizer"
+    finalizer_owners = {entry["manager"] for entry in obj["metadata"].get("managedFields") or []
+                        if _owns([entry], "f:metadata", "f:finalizers")}
+    assert finalizer_owners <= OPERATOR_MANAGERS, f"{what}: the finalizer is owned by {sorted(finalizer_owners)}"
     owning_spec = sorted({entry["manager"] for entry in operator if "f:spec" in (entry.get("fieldsV1") or {})})
     assert not owning_spec, f"{what}: the operator's manager {owning_spec} owns spec fields: " \
                             f"{[entry['fieldsV1']['f:spec'] for entry in operator if 'f:spec' in entry['fieldsV1']]}"

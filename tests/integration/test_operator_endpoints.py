@@ -296,9 +296,10 @@ def test_a_foreign_endpoint_is_not_touched(
     assert described["EndpointConfigName"] == "theirs"
     assert described["EndpointStatus"] == "InService"
     assert counters(emulator).get("UpdateEndpoint", 0) == 0
-    # Its own create, and the operator's one attempt (a new object is created without a look first; refused as
-    # already existing, then described): NotOwned in status makes every later pass look first.
-    assert counters(emulator).get("CreateEndpoint", 0) == 2
+    # Its own create, and at most one attempt of the operator's: a new object is created without a look first
+    # (refused as already existing, then described), unless a status was reported before (the endpoint's watch
+    # event came before its config's): then it looks first. NotOwned in status makes every later pass look first.
+    assert counters(emulator).get("CreateEndpoint", 0) in (1, 2)
 
 
 @pytest.mark.parametrize("order", [("endpoint", "config", "model"), ("model", "config", "endpoint")])

@@ -39,6 +39,8 @@ from sagemaker_operator.api.status_models import (
 )
 
 GROUP = "sagemaker.operator.dev"
+# The operator's finalizer on every object of its kinds: AWS resources are cleaned up before the object goes.
+FINALIZER = f"{GROUP}/finalizer"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 CATEGORY = "sagemaker"

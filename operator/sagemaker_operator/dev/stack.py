@@ -228,7 +228,7 @@ class DevStack:
         self._api = self._client()
         if not self.options.aws:
             self._start_emulator()
-        self.out.step("installing the CRDs")
+        self.out.step("installing the CRDs and the finalizer policy")
         self._install_crds()
         self._start_operator()
         return StackInfo(api_server=api_server, kubeconfig=self.kubeconfig, local_cluster=self.cluster is not None,
@@ -305,6 +305,7 @@ class DevStack:
         import kubernetes
         from kubernetes.client.exceptions import ApiException
 
+        from sagemaker_operator.api.admission import install_finalizer_policy
         from sagemaker_operator.api.crds import crd
         from sagemaker_operator.api.kinds import KINDS
 
@@ -332,6 +333,8 @@ class DevStack:
                 if time.monotonic() > deadline:
                     raise DevError(f"CRD {name} was not Established within {STARTUP_TIMEOUT:.0f} s")
                 self.check_children(timeout=0.1)
+        # As the chart installs it (Kubernetes >= 1.36; elsewhere the operator adds its finalizer itself).
+        install_finalizer_policy(self._api, timeout=STARTUP_TIMEOUT)
 
     def _start_operator(self) -> None:
         self.out.step("starting the operator")

@@ -20,7 +20,7 @@ ENDPOINT = kinds.ENDPOINT.kind
 INFERENCE_COMPONENT = kinds.INFERENCE_COMPONENT.kind
 TRANSFORM_JOB = kinds.TRANSFORM_JOB.kind
 PLURALS = {kind.kind: kind.plural for kind in kinds.KINDS}
-FINALIZER = f"{GROUP}/finalizer"
+FINALIZER = kinds.FINALIZER
 RETRY_ANNOTATION = f"{GROUP}/retry"
 
 
