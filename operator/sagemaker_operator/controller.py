@@ -17,6 +17,7 @@ was gained) and :meth:`pause` (it was lost).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import time
@@ -109,6 +110,12 @@ def _echo(body: Mapping[str, Any], store: ObjectStore) -> bool:
     return stored is not None and stored.resource_version == str(version)
 
 
+URGENT, NORMAL = 0, 1  # queue priorities
+# How far down the chain of dependencies each kind is: a model's new revision is what its configs (and components
+# and transform jobs) wait for, a config's what its endpoints wait for, an endpoint's what its components wait for.
+DEPTH = {MODEL: 0, ENDPOINT_CONFIG: 1, TRANSFORM_JOB: 1, ENDPOINT: 2, INFERENCE_COMPONENT: 3}
+
+
 class Controller:
     """Owns the work queue and the workers; the kopf handlers call :meth:`observe`."""
 
@@ -119,10 +126,13 @@ class Controller:
         self.reconcilers = dict(reconcilers)
         self.worker_count = workers
         self.max_backoff = max_backoff
-        self._queue: asyncio.Queue[ObjectRef] = asyncio.Queue()
-        self._queued: set[ObjectRef] = set()
+        # (priority, arrival, ref): URGENT before NORMAL, first come first served within each. An object queued
+        # again at a higher priority has a second entry; the one taken first runs it, the other is skipped.
+        self._queue: asyncio.PriorityQueue[tuple[int, int, ObjectRef]] = asyncio.PriorityQueue()
+        self._arrivals = itertools.count()
+        self._queued: dict[ObjectRef, int] = {}  # queued objects, at their priority
         self._running: set[ObjectRef] = set()
-        self._dirty: set[ObjectRef] = set()
+        self._dirty: dict[ObjectRef, int] = {}  # asked for again while running, and at which priority
         self._delayed: dict[ObjectRef, tuple[float, asyncio.TimerHandle]] = {}
         self._failures: dict[ObjectRef, int] = {}
         self._workers: list[asyncio.Task[None]] = []
@@ -162,7 +172,9 @@ class Controller:
             affected = self._dependents_of(obj, claims=claims)
             if previous is not None:
                 affected |= self._dependents_of(previous, claims=claims)
-            self._wake(affected)
+            # A new status is a step done (a model revision created, a config Ready): what waits for it downstream
+            # goes ahead of the queue. A new spec is not: its consumers could only find it not Ready yet.
+            self._wake(affected, after=obj if previous is not None and previous.status != obj.status else None)
 
     def _absorb(self, answer: Mapping[str, Any]) -> None:
         """Take the API server's answer to one of our writes into the store, as if the watch had delivered it.
@@ -206,23 +218,29 @@ class Controller:
             return rivals | components | ({ObjectRef(ENDPOINT_CONFIG, ns, name)} if name else set())
         return set()
 
-    def _wake(self, refs: Iterable[ObjectRef]) -> None:
+    def _wake(self, refs: Iterable[ObjectRef], after: KubeObject | None = None) -> None:
+        """Queue the objects of ``refs`` still in the store; those downstream of ``after`` (a dependency whose status
+        just changed) ahead of the rest: a change then travels down its chain (model, config, endpoint) at once,
+        instead of joining the back of the queue at every step while many objects change together."""
+        depth = DEPTH.get(after.kind) if after is not None else None
         for ref in refs:
             if self.ctx.store.get(ref) is not None:
-                self.enqueue(ref)
+                self.enqueue(ref, urgent=depth is not None and DEPTH.get(ref.kind, 0) > depth)
 
-    def enqueue(self, ref: ObjectRef, delay: float = 0.0) -> None:
-        """Reconcile ``ref`` after ``delay`` seconds (at once if 0); an earlier request wins over a later one."""
+    def enqueue(self, ref: ObjectRef, delay: float = 0.0, *, urgent: bool = False) -> None:
+        """Reconcile ``ref`` after ``delay`` seconds (at once if 0); an earlier request wins over a later one, and
+        an ``urgent`` one (immediate only) goes ahead of the others queued."""
         loop = asyncio.get_running_loop()
         if delay <= 0:
+            priority = URGENT if urgent else NORMAL
             pending = self._delayed.pop(ref, None)
             if pending:
                 pending[1].cancel()
             if ref in self._running:
-                self._dirty.add(ref)
-            elif ref not in self._queued:
-                self._queued.add(ref)
-                self._queue.put_nowait(ref)
+                self._dirty[ref] = min(priority, self._dirty.get(ref, NORMAL))
+            elif self._queued.get(ref, NORMAL + 1) > priority:
+                self._queued[ref] = priority
+                self._queue.put_nowait((priority, next(self._arrivals), ref))
                 QUEUE_DEPTH.set(len(self._queued))
             return
         due = loop.time() + delay
@@ -369,8 +387,10 @@ class Controller:
 
     async def _worker(self) -> None:
         while True:
-            ref = await self._queue.get()
-            self._queued.discard(ref)
+            priority, _, ref = await self._queue.get()
+            if self._queued.get(ref) != priority:
+                continue  # the other entry of an object queued twice (see __init__), taken already
+            del self._queued[ref]
             QUEUE_DEPTH.set(len(self._queued))
             self._running.add(ref)
             try:
@@ -378,9 +398,9 @@ class Controller:
             finally:
                 self._running.discard(ref)
                 self.last_progress = time.monotonic()
-                if ref in self._dirty:
-                    self._dirty.discard(ref)
-                    self.enqueue(ref)
+                again = self._dirty.pop(ref, None)
+                if again is not None:
+                    self.enqueue(ref, urgent=again == URGENT)
 
     async def _process(self, ref: ObjectRef) -> None:
         obj = self.ctx.store.get(ref)

@@ -480,3 +480,47 @@ async def test_the_watch_echo_of_a_version_already_held_is_not_taken_again() -> 
 def writer_done(controller: Controller) -> bool:
     """Whether the controller has nothing running (its status write, absorbed, is in the store)."""
     return controller.healthy()["queued"] == 0 and not controller._running
+
+
+async def test_a_dependency_s_new_status_puts_what_waits_for_it_ahead_of_the_queue() -> None:
+    async with running(workers=1) as (controller, recorder, _writer):
+        controller.observe(body(MODEL, "m"), "ADDED")
+        controller.observe(body(ENDPOINT_CONFIG, "cfg", CONFIG_SPEC), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(CONFIG_REF) >= 1 and recorder.running == 0
+                                and controller.healthy()["queued"] == 0)
+        busy = ObjectRef(MODEL, "ml", "busy")
+        recorder.gate[busy] = asyncio.Event()
+        controller.observe(body(MODEL, "busy"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(busy) == 1)  # the only worker is held: the queue fills up
+        others = [ObjectRef(MODEL, "ml", f"other-{i}") for i in range(3)]
+        for ref in others:
+            controller.observe(body(MODEL, ref.name), "ADDED")
+        # The model's new revision (a new status): the config that uses it goes first.
+        controller.observe(body(MODEL, "m", status={"revision": "2"}), "MODIFIED")
+        recorder.gate[busy].set()
+        await recorder.wait_for(lambda: all(recorder.runs(ref) == 1 for ref in others))
+        after = recorder.order()[recorder.order().index(busy) + 1:]
+        assert after == [CONFIG_REF, *others], after
+
+
+async def test_a_dependency_s_new_spec_queues_what_waits_for_it_in_turn() -> None:
+    async with running(workers=1) as (controller, recorder, _writer):
+        controller.observe(body(MODEL, "m"), "ADDED")
+        controller.observe(body(ENDPOINT_CONFIG, "cfg", CONFIG_SPEC), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(CONFIG_REF) >= 1 and recorder.running == 0
+                                and controller.healthy()["queued"] == 0)
+        busy = ObjectRef(MODEL, "ml", "busy")
+        recorder.gate[busy] = asyncio.Event()
+        controller.observe(body(MODEL, "busy"), "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(busy) == 1)
+        other = ObjectRef(MODEL, "ml", "other")
+        controller.observe(body(MODEL, "other"), "ADDED")
+        # A new spec: the model itself must act first; the config could only find it not Ready yet.
+        held = controller.ctx.store.get(MODEL_REF)
+        assert held is not None
+        controller.observe(body(MODEL, "m", {"image": "b"}, generation=2, status=held.status), "MODIFIED")
+        configs = recorder.runs(CONFIG_REF)
+        recorder.gate[busy].set()
+        await recorder.wait_for(lambda: recorder.runs(CONFIG_REF) > configs)
+        after = recorder.order()[recorder.order().index(busy) + 1:]
+        assert after[:3] == [other, MODEL_REF, CONFIG_REF], after
