@@ -33,7 +33,7 @@ FIELD_MANAGER = COMPONENT  # metadata.managedFields[].manager of everything the 
 
 
 WRITE_TIMEOUT = urllib3.Timeout(connect=5.0, read=15.0)
-LIST_PAGE = 250  # objects per LIST request when the operator fills its store
+LIST_PAGE = 100  # objects per LIST request when the operator fills its store
 
 
 class KubeUnavailable(Exception):
@@ -153,7 +153,14 @@ class KubeWriter:
         try:
             await self._call(obj.ref, "event", "POST", f"/api/v1/namespaces/{_quote(obj.namespace)}/events", body,
                              "application/json", answer=False)
-        except (Conflict, KubeUnavailable, ApiException) as error:
+        except ApiException as error:
+            if error.status == 403 and "being terminated" in str(error.body):
+                # The namespace is being deleted, with the object: nobody will read the event, and the API server
+                # takes no new object there.
+                logger.debug("event %s for %s not posted: its namespace is being deleted", record.reason, obj.ref)
+                return
+            logger.warning("could not post event %s for %s: %s", record.reason, obj.ref, error)
+        except (Conflict, KubeUnavailable) as error:
             logger.warning("could not post event %s for %s: %s", record.reason, obj.ref, error)
 
     async def _call(self, ref: ObjectRef, what: str, method: str, path: str, body: Any, content_type: str, *,

@@ -580,8 +580,10 @@ def _release_lifecycle(installer: Helm, upgrader: Helm, kube: KubeTarget, admin:
                                         kubeconfig=kube.kubeconfig, timeout=180).stdout
         assert "It reconciles SageMaker objects in all namespaces." in installed_notes
         first = _manifest(installer, kube, name, namespace)
+        # The finalizer policy where the API server serves its API (Kubernetes >= 1.36).
+        policy = {"MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"} if server_minor(admin) >= 36 else set()
         assert {d["kind"] for d in first} == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment",
-                                              "Role", "RoleBinding", "PodDisruptionBudget"}
+                                              "Role", "RoleBinding", "PodDisruptionBudget", *policy}
         operation = "Apply" if installer.applies_server_side else "Update"
         _assert_applied(dynamic, first, name, namespace, operation)
         (account,) = by_kind(first, "ServiceAccount")
@@ -608,6 +610,11 @@ def _release_lifecycle(installer: Helm, upgrader: Helm, kube: KubeTarget, admin:
         assert f"--namespace={watched}" in live_deployment["spec"]["template"]["spec"]["containers"][0]["args"]
         assert _rules(client, watched) == EXPECTED_RULES | default_rules
         assert _rules(client, other) == default_rules
+        for binding in by_kind(second, "MutatingAdmissionPolicyBinding"):
+            # The finalizer now goes on new objects of the watched namespace only.
+            live_binding = _live(dynamic, binding, namespace) or {}
+            selector = live_binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
+            assert selector == [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": [watched]}]
         assert _history(upgrader, kube, name, namespace) == [(1, "superseded"), (2, "deployed")]
 
         assert "uninstalled" in upgrader.run("uninstall", name, "--namespace", namespace,

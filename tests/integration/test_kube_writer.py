@@ -4,8 +4,10 @@ pages."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+import kubernetes
 import pytest
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
@@ -75,3 +77,19 @@ def test_writes_reach_the_api_server_as_the_operator_and_refusals_keep_their_mea
     assert FIELD_MANAGER in managers
     events = objects.wait_events("written", "Created")
     assert events[0].source.component == FIELD_MANAGER
+
+
+def test_an_event_for_an_object_in_a_namespace_being_deleted_is_dropped_quietly(
+        admin_client: ApiClient, crds: list[str], namespace: str, caplog: pytest.LogCaptureFixture) -> None:
+    objects = Objects(admin_client, namespace)
+    objects.create("SageMakerModel", "leaving", model_spec())
+    obj = KubeObject.from_body(objects.get("SageMakerModel", "leaving") or {})
+    kubernetes.client.CoreV1Api(admin_client).delete_namespace(namespace)
+    writer = KubeWriter(admin_client)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="sagemaker_operator.kube"):
+            asyncio.run(writer.post_event(obj, EventRecord("Deleted", "Deleted AWS model leaving-1")))
+    finally:
+        writer.close()
+    assert [r.levelno for r in caplog.records] == [logging.DEBUG]
+    assert "being deleted" in caplog.records[0].getMessage()

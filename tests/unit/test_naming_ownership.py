@@ -14,7 +14,9 @@ from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.errors import AwsFailure, FailureKind
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.reconcile.context import (
+    QUIET_MISSING_SECONDS,
     QUIET_WAIT_SECONDS,
+    MissingReference,
     OperatorSettings,
     ReconcileContext,
     SpecProblem,
@@ -597,6 +599,21 @@ def test_a_wait_for_a_settling_object_is_reported_only_once_it_lasts() -> None:
     ctx.reported(waiter.ref)
     assert ctx.waiting_outcome(waiter, Waiting("again", settling=True)).report is False  # a new wait starts afresh
     assert ctx.waiting_outcome(waiter, Waiting("stuck")).report is True  # nothing settling: reported at once
+
+
+def test_a_missing_reference_is_reported_only_once_it_lasts_and_other_spec_problems_at_once() -> None:
+    ctx, clock = make_context()
+    referrer = KubeObject.from_body(body(ENDPOINT, "e", generation=1))
+    missing = MissingReference("spec.endpointConfigRef.name: SageMakerEndpointConfig 'c' does not exist")
+    brief = ctx.spec_problem_outcome(referrer, missing)
+    assert (brief.report, brief.requeue_after, brief.reason) == (False, QUIET_MISSING_SECONDS, "WaitingForReference")
+    clock.now += QUIET_MISSING_SECONDS
+    lasting = ctx.spec_problem_outcome(referrer, missing)
+    assert (lasting.report, lasting.state.value, lasting.reason, str(lasting.message)) == (
+        True, "Degraded", "InvalidSpec", str(missing))
+    invalid = ctx.spec_problem_outcome(KubeObject.from_body(body(ENDPOINT, "other", generation=1)),
+                                       SpecProblem("spec.endpointName: too long"))
+    assert (invalid.report, invalid.reason) == (True, "InvalidSpec")
 
 
 def test_settling_objects_are_new_or_have_a_spec_change_not_acted_on() -> None:

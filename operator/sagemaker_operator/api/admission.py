@@ -89,22 +89,35 @@ def install_finalizer_policy(api_client: Any, namespaces: Sequence[str] = (), *,
             current: Any = api.get_cluster_custom_object(group, version, plural, name)
             document["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             api.replace_cluster_custom_object(group, version, plural, name, document)
-    probe_namespace = sorted(namespaces)[0] if namespaces else "default"
+    wait_for_finalizer_policy(api_client, sorted(namespaces)[0] if namespaces else "default", timeout=timeout)
+    return True
+
+
+def wait_for_finalizer_policy(api_client: Any, namespace: str = "default", *, timeout: float = 30.0) -> None:
+    """Wait until a dry-run create in ``namespace`` comes back with the operator's finalizer.
+
+    Also after an API server (re)starts: until it has loaded the policy and the types of the operator's kinds, it
+    answers creates of those kinds 503, for a few seconds ("Resource kind ... not found"), as it does right after a
+    CRD is created.
+    """
+    import kubernetes
+
+    api = kubernetes.client.CustomObjectsApi(api_client)
     probe = {"apiVersion": ENDPOINT.api_version, "kind": ENDPOINT.kind,
              "metadata": {"generateName": "finalizer-policy-probe-"},
              "spec": {"endpointConfigRef": {"name": "probe"}}}
     deadline = time.monotonic() + timeout
     while True:
         try:
-            created: Any = api.create_namespaced_custom_object(GROUP, VERSION, probe_namespace, ENDPOINT.plural,
-                                                               probe, dry_run="All")
+            created: Any = api.create_namespaced_custom_object(GROUP, VERSION, namespace, ENDPOINT.plural, probe,
+                                                               dry_run="All")
         except kubernetes.client.ApiException as error:
             # 503 and 404: the CRD, just Established, is not served by every part of the API server yet.
             if error.status not in (404, 503):
                 raise
         else:
             if FINALIZER in (created.get("metadata", {}).get("finalizers") or ()):
-                return True
+                return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the API server did not apply MutatingAdmissionPolicy {name} within {timeout:.0f} s")
+            raise TimeoutError(f"the API server did not apply the finalizer policy within {timeout:.0f} s")
         time.sleep(0.2)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagemaker_operator.api import rules
+from sagemaker_operator.api.convert import SpecError
 from sagemaker_operator.api.kinds import kind_named
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.aws.errors import AwsFailure
@@ -72,6 +73,12 @@ class SpecProblem(Exception):
     """A problem with the spec that only the user can fix; the message names the field."""
 
 
+class MissingReference(SpecProblem):
+    """A referenced object does not exist. Objects applied together reach the operator through one watch per kind,
+    in any order: an endpoint can arrive before its config. So this is reported only once it lasts (see
+    :meth:`ReconcileContext.spec_problem_outcome`); the referenced object's arrival wakes the referrer."""
+
+
 class Waiting(Exception):
     """A referenced object is not ready yet: the referrer waits, it is not an error. ``reason`` goes to status.
 
@@ -95,6 +102,9 @@ def settling(obj: KubeObject) -> bool:
 # How long a wait for a settling object goes unreported: the transient "waiting for the model" between a model's
 # change and its new revision would otherwise cost a status write (and a watch event) per referrer and change.
 QUIET_WAIT_SECONDS = 30.0
+# How long a missing referenced object goes unreported: long enough for the objects of one apply to arrive from
+# their watches, short enough for a misspelt reference to be reported soon.
+QUIET_MISSING_SECONDS = 10.0
 
 
 @dataclass
@@ -294,6 +304,17 @@ class ReconcileContext:
             if left > 0:
                 return Outcome.progressing(waiting.reason, str(waiting), requeue_after=left, report=False)
         return Outcome.progressing(waiting.reason, str(waiting))
+
+    def spec_problem_outcome(self, obj: KubeObject, problem: SpecProblem | SpecError,
+                             conditions: Mapping[str, bool] | None = None) -> Outcome:
+        """The outcome of a pass that found the spec invalid: Degraded, InvalidSpec, naming the field. A reference
+        to an object that does not exist is not reported at first (:class:`MissingReference`): the object keeps the
+        status it has for up to QUIET_MISSING_SECONDS, or until the referenced object arrives and wakes it."""
+        if isinstance(problem, MissingReference):
+            left = self._waiting_since.setdefault(obj.ref, self.clock()) + QUIET_MISSING_SECONDS - self.clock()
+            if left > 0:
+                return Outcome.progressing("WaitingForReference", str(problem), requeue_after=left, report=False)
+        return Outcome.degraded("InvalidSpec", str(problem), **({"conditions": conditions} if conditions else {}))
 
     def reported(self, ref: ObjectRef) -> None:
         """A pass over ``ref`` reported its outcome: a later wait starts its quiet time afresh."""

@@ -26,7 +26,7 @@ from sagemaker_operator.api.status_models import EndpointStatus, parse
 from sagemaker_operator.aws.clients import AwsTarget
 from sagemaker_operator.reconcile import autoscaling
 from sagemaker_operator.reconcile.actions import Call
-from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem, Waiting, settling
+from sagemaker_operator.reconcile.context import MissingReference, ReconcileContext, SpecProblem, Waiting, settling
 from sagemaker_operator.reconcile.drift import aws_time
 from sagemaker_operator.reconcile.endpoint_config import (
     VariantTarget,
@@ -296,7 +296,7 @@ def resolve_endpoint(ctx: ReconcileContext, obj: KubeObject) -> EndpointDesired:
     if ref_name:
         config = ctx.store.get(ObjectRef(ENDPOINT_CONFIG, obj.namespace, str(ref_name)))
         if config is None:
-            raise SpecProblem(f"spec.endpointConfigRef.name: SageMakerEndpointConfig {ref_name!r} does not exist "
+            raise MissingReference(f"spec.endpointConfigRef.name: SageMakerEndpointConfig {ref_name!r} does not exist "
                               f"in namespace {obj.namespace!r}")
         if config.deleting:
             raise SpecProblem(f"spec.endpointConfigRef.name: SageMakerEndpointConfig {ref_name!r} is being deleted")

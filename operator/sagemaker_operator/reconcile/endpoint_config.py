@@ -98,7 +98,7 @@ async def reconcile_endpoint_config(ctx: ReconcileContext, obj: KubeObject) -> O
         target = await ctx.target(obj)
         rendered = render_config(obj, ctx.settings.cluster_id, resolve_model_names(ctx, obj))
     except (SpecProblem, SpecError) as problem:
-        return Outcome.degraded("InvalidSpec", str(problem))
+        return ctx.spec_problem_outcome(obj, problem)
     except WaitingForModel as waiting:
         return ctx.waiting_outcome(obj, waiting)
     return await reconcile_revision(ctx, obj, target, CONFIG_RESOURCE, desired_config(rendered),

@@ -27,7 +27,7 @@ from sagemaker_operator.api import kinds, rules
 from sagemaker_operator.api.status_models import InferenceComponentStatus, parse
 from sagemaker_operator.reconcile import autoscaling
 from sagemaker_operator.reconcile.actions import Call
-from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem, Waiting
+from sagemaker_operator.reconcile.context import MissingReference, ReconcileContext, SpecProblem, Waiting
 from sagemaker_operator.reconcile.drift import aws_time
 from sagemaker_operator.reconcile.live import (
     COMPONENT_RESOURCE,
@@ -181,7 +181,7 @@ def _resolve_endpoint_name(ctx: ReconcileContext, obj: KubeObject) -> str:
         return str(literal)
     endpoint = ctx.store.get(ObjectRef(ENDPOINT, obj.namespace, str(ref)))
     if endpoint is None:
-        raise SpecProblem(f"spec.endpointRef.name: SageMakerEndpoint {ref!r} does not exist in namespace "
+        raise MissingReference(f"spec.endpointRef.name: SageMakerEndpoint {ref!r} does not exist in namespace "
                           f"{obj.namespace!r}")
     if endpoint.deleting:
         raise SpecProblem(f"spec.endpointRef.name: SageMakerEndpoint {ref!r} is being deleted")

@@ -289,7 +289,7 @@ async def reconcile_live(ctx: ReconcileContext, obj: KubeObject, live: LiveResou
         target = await ctx.target(obj)
         desired = live.resolve(ctx, obj)
     except (SpecProblem, SpecError) as problem:
-        return Outcome.degraded("InvalidSpec", str(problem))
+        return ctx.spec_problem_outcome(obj, problem)
     except Waiting as waiting:
         return ctx.waiting_outcome(obj, waiting)
     ref = obj.ref

@@ -18,7 +18,7 @@ from sagemaker_operator.reconcile.artifacts import (
     tracking_enabled,
 )
 from sagemaker_operator.reconcile.artifacts import observe as observe_artifacts
-from sagemaker_operator.reconcile.context import ReconcileContext, SpecProblem, Waiting, settling
+from sagemaker_operator.reconcile.context import MissingReference, ReconcileContext, SpecProblem, Waiting, settling
 from sagemaker_operator.reconcile.failures import failure_outcome
 from sagemaker_operator.reconcile.naming import content_hash, revision_name
 from sagemaker_operator.reconcile.objects import MODEL, KubeObject, ObjectRef
@@ -73,7 +73,7 @@ def resolved_model_name(ctx: ReconcileContext, namespace: str, ref: str, field: 
     """
     model = ctx.store.get(ObjectRef(MODEL, namespace, ref))
     if model is None:
-        raise SpecProblem(f"{field}: SageMakerModel {ref!r} does not exist in namespace {namespace!r}")
+        raise MissingReference(f"{field}: SageMakerModel {ref!r} does not exist in namespace {namespace!r}")
     if model.deleting:
         raise SpecProblem(f"{field}: SageMakerModel {ref!r} is being deleted")
     if not (is_ready(model) or serves_despite_artifacts(model)) or not model.status.get("modelName"):

@@ -170,7 +170,9 @@ class ObjectStore:
 
     _objects: dict[ObjectRef, KubeObject] = field(default_factory=dict)
     _by_kind: dict[str, dict[ObjectRef, KubeObject]] = field(default_factory=dict)
-    _keys: dict[ObjectRef, dict[str, set[Any]]] = field(default_factory=dict)
+    # Each object's non-empty index keys, as tuples: most objects are in one or two of the six indices, and six
+    # sets per object (empty ones included) were a sixth of the store's memory.
+    _keys: dict[ObjectRef, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
     _index: dict[str, dict[Any, set[ObjectRef]]] = field(
         default_factory=lambda: {name: {} for name in _INDICES})
 
@@ -180,7 +182,7 @@ class ObjectStore:
         self._unindex(obj.ref)
         self._objects[obj.ref] = obj
         self._by_kind.setdefault(obj.kind, {})[obj.ref] = obj
-        keys = _index_keys(obj)
+        keys = {name: tuple(values) for name, values in _index_keys(obj).items() if values}
         self._keys[obj.ref] = keys
         for name, values in keys.items():
             for value in values:

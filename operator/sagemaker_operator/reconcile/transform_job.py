@@ -295,7 +295,7 @@ async def reconcile_transform_job(ctx: ReconcileContext, obj: KubeObject) -> Out
         target = await ctx.target(obj)
         desired = resolve_transform(ctx, obj)
     except (SpecProblem, SpecError) as problem:
-        return Outcome.degraded("InvalidSpec", str(problem), conditions={"Complete": False, "Failed": False})
+        return ctx.spec_problem_outcome(obj, problem, conditions={"Complete": False, "Failed": False})
     try:
         plan = await plan_transform_pass(ctx, target, obj, desired)
         answers = await execute(ctx.gateway, target, [plan.call] if plan.call else [])
