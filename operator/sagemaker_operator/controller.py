@@ -291,6 +291,8 @@ class Controller:
         """
         if self._workers:
             return
+        # Events wait while work is queued: a burst of changes reaches its AWS calls first.
+        self.writer.defer_events_while(lambda: bool(self._queued))
         refs = [o.ref for kind in self.reconcilers for o in self.ctx.store.of_kind(kind)]
         self.ctx.new_term(refs)
         for ref in refs:
@@ -302,8 +304,13 @@ class Controller:
     async def pause(self) -> None:
         """Stop the workers but keep the store, the queue and the delayed requeues (the lease was lost: stand by).
 
-        A reconcile under way is cancelled; it is idempotent and runs again when this process leads again.
+        A reconcile under way is cancelled; it is idempotent and runs again when this process leads again. Events
+        not posted yet are dropped: a standby may not write.
         """
+        await self._halt()
+        self.writer.discard_events()
+
+    async def _halt(self) -> None:
         workers, self._workers = self._workers, []
         if self._sweeper is not None:
             workers.append(self._sweeper)
@@ -317,7 +324,7 @@ class Controller:
         for _, handle in self._delayed.values():
             handle.cancel()
         self._delayed.clear()
-        await self.pause()
+        await self._halt()
         await self.writer.flush_events()
 
     def healthy(self) -> dict[str, Any]:

@@ -97,6 +97,12 @@ class FakeWriter:
     async def flush_events(self) -> None:
         return None
 
+    def defer_events_while(self, busy: Callable[[], bool]) -> None:
+        return None
+
+    def discard_events(self) -> None:
+        return None
+
     def of(self, what: str, ref: ObjectRef) -> list[Any]:
         return [item for kind, r, item in self.log if kind == what and r == ref]
 
