@@ -62,8 +62,11 @@ def test_creating_an_endpoint_costs_its_creates_and_the_describes_its_waits_need
     assert N <= calls.get("DescribeEndpoint", 0) < 2 * N, calls
     assert sum(n for op, n in calls.items() if op not in PAGES) <= MAX_CALLS_TO_CREATE * N, calls
     writes = result["convergence"]["kube_writes_per_object"]
+    # The finalizer: put on by the API server's admission policy where it serves the API (Kubernetes >= 1.36),
+    # else added by the operator, one write each.
+    policy = int(result["kubernetes_version"].split(".")[1]) >= 36
     for kind in ("SageMakerModel", "SageMakerEndpointConfig", "SageMakerEndpoint"):
-        assert writes.get(f"{kind}/finalizers") == 1.0, writes
+        assert writes.get(f"{kind}/finalizers") == (None if policy else 1.0), writes
     # The result of each step (an endpoint: Creating, then InService); a brief wait for another object writes none.
     assert writes.get("SageMakerModel/status") == 1.0, writes
     assert writes.get("SageMakerEndpointConfig/status", 0) <= 1.5, writes

@@ -20,16 +20,21 @@ DEADLINE = 2.0
 
 
 class Posted:
+    """Stands in for the writer's post_event: records what is posted, and wakes whoever waits for it."""
+
     def __init__(self) -> None:
         self.reasons: list[str] = []
+        self._posted = asyncio.Event()
 
     async def __call__(self, obj: KubeObject, record: EventRecord) -> None:
         self.reasons.append(record.reason)
+        self._posted.set()
 
     async def wait_for(self, condition: Callable[[], bool]) -> None:
         async with asyncio.timeout(DEADLINE):
             while not condition():
-                await asyncio.sleep(0.01)
+                self._posted.clear()
+                await self._posted.wait()
 
 
 def _writer(monkeypatch: pytest.MonkeyPatch, delay: float) -> tuple[KubeWriter, Posted]:
