@@ -221,7 +221,7 @@ class KubeWriter:
             # A deadline on every write: a connection that stops answering (a half-dead load balancer) must not
             # hold a worker forever.
             response = self._pool.request(method, url, body=payload, headers=headers, timeout=WRITE_TIMEOUT,
-                                          preload_content=False, retries=False)
+                                          preload_content=False)
             try:
                 # Read whole even when not wanted: a connection handed back with its answer unread would give the
                 # rest of that answer to the next request as its status line.

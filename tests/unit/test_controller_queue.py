@@ -488,16 +488,23 @@ def writer_done(controller: Controller) -> bool:
     return controller.healthy()["queued"] == 0 and not controller._running
 
 
+async def _hold_the_only_worker(controller: Controller, recorder: Recorder) -> ObjectRef:
+    """Model m and config cfg (which uses it) reconciled and idle; then the only worker held on another model, so
+    that what is queued next waits in the queue. Returns that model; set its gate to let the worker go."""
+    controller.observe(body(MODEL, "m"), "ADDED")
+    controller.observe(body(ENDPOINT_CONFIG, "cfg", CONFIG_SPEC), "ADDED")
+    await recorder.wait_for(lambda: recorder.runs(CONFIG_REF) >= 1 and recorder.running == 0
+                            and controller.healthy()["queued"] == 0)
+    busy = ObjectRef(MODEL, "ml", "busy")
+    recorder.gate[busy] = asyncio.Event()
+    controller.observe(body(MODEL, "busy"), "ADDED")
+    await recorder.wait_for(lambda: recorder.runs(busy) == 1)
+    return busy
+
+
 async def test_a_dependency_s_new_status_puts_what_waits_for_it_ahead_of_the_queue() -> None:
     async with running(workers=1) as (controller, recorder, _writer):
-        controller.observe(body(MODEL, "m"), "ADDED")
-        controller.observe(body(ENDPOINT_CONFIG, "cfg", CONFIG_SPEC), "ADDED")
-        await recorder.wait_for(lambda: recorder.runs(CONFIG_REF) >= 1 and recorder.running == 0
-                                and controller.healthy()["queued"] == 0)
-        busy = ObjectRef(MODEL, "ml", "busy")
-        recorder.gate[busy] = asyncio.Event()
-        controller.observe(body(MODEL, "busy"), "ADDED")
-        await recorder.wait_for(lambda: recorder.runs(busy) == 1)  # the only worker is held: the queue fills up
+        busy = await _hold_the_only_worker(controller, recorder)
         others = [ObjectRef(MODEL, "ml", f"other-{i}") for i in range(3)]
         for ref in others:
             controller.observe(body(MODEL, ref.name), "ADDED")
@@ -511,14 +518,7 @@ async def test_a_dependency_s_new_status_puts_what_waits_for_it_ahead_of_the_que
 
 async def test_a_dependency_s_new_spec_queues_what_waits_for_it_in_turn() -> None:
     async with running(workers=1) as (controller, recorder, _writer):
-        controller.observe(body(MODEL, "m"), "ADDED")
-        controller.observe(body(ENDPOINT_CONFIG, "cfg", CONFIG_SPEC), "ADDED")
-        await recorder.wait_for(lambda: recorder.runs(CONFIG_REF) >= 1 and recorder.running == 0
-                                and controller.healthy()["queued"] == 0)
-        busy = ObjectRef(MODEL, "ml", "busy")
-        recorder.gate[busy] = asyncio.Event()
-        controller.observe(body(MODEL, "busy"), "ADDED")
-        await recorder.wait_for(lambda: recorder.runs(busy) == 1)
+        busy = await _hold_the_only_worker(controller, recorder)
         other = ObjectRef(MODEL, "ml", "other")
         controller.observe(body(MODEL, "other"), "ADDED")
         # A new spec: the model itself must act first; the config could only find it not Ready yet.

@@ -228,7 +228,7 @@ class DevStack:
         self._api = self._client()
         if not self.options.aws:
             self._start_emulator()
-        self.out.step("installing the CRDs and the finalizer policy")
+        self.out.step("installing the CRDs" + (" and the finalizer policy" if self.cluster is not None else ""))
         self._install_crds()
         self._start_operator()
         return StackInfo(api_server=api_server, kubeconfig=self.kubeconfig, local_cluster=self.cluster is not None,
@@ -333,8 +333,11 @@ class DevStack:
                 if time.monotonic() > deadline:
                     raise DevError(f"CRD {name} was not Established within {STARTUP_TIMEOUT:.0f} s")
                 self.check_children(timeout=0.1)
-        # As the chart installs it (Kubernetes >= 1.36; elsewhere the operator adds its finalizer itself).
-        install_finalizer_policy(self._api, timeout=STARTUP_TIMEOUT)
+        # As the chart installs it (Kubernetes >= 1.36; elsewhere the operator adds its finalizer itself). Not on a
+        # cluster of the user's: the policy would outlive this stack, and objects created later, with no operator
+        # running, could not be deleted.
+        if self.cluster is not None:
+            install_finalizer_policy(self._api, timeout=STARTUP_TIMEOUT)
 
     def _start_operator(self) -> None:
         self.out.step("starting the operator")
