@@ -93,8 +93,9 @@ class KubeWriter:
         # Its own threads: asyncio's default pool has cores + 4 of them, which made six writes at a time the pace
         # of every reconcile on a two-core node while the API server could take many more.
         self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="kube-write")
-        self._pending: collections.deque[tuple[KubeObject, EventRecord, float]] = collections.deque(
-            maxlen=EVENT_BACKLOG)
+        # (object, event, when it happened: monotonic for the wait, wall clock for the event's time)
+        self._pending: collections.deque[tuple[KubeObject, EventRecord, float, datetime.datetime]] = \
+            collections.deque(maxlen=EVENT_BACKLOG)
         self._posters: set[asyncio.Task[None]] = set()
         self._busy: Callable[[], bool] = lambda: False
         self._flushing = False
@@ -138,10 +139,10 @@ class KubeWriter:
         waited for its events would hold its worker for one more API round trip per event. At most EVENT_BACKLOG
         wait; beyond that the oldest is dropped, with a warning that names its object."""
         if len(self._pending) == self._pending.maxlen:
-            dropped, dropped_record, _ = self._pending.popleft()
+            dropped, dropped_record, _, _ = self._pending.popleft()
             logger.warning("event %s for %s dropped: %d events wait to be posted", dropped_record.reason, dropped.ref,
                            len(self._pending))
-        self._pending.append((obj, record, time.monotonic()))
+        self._pending.append((obj, record, time.monotonic(), datetime.datetime.now(datetime.UTC)))
         while len(self._posters) < min(EVENT_POSTERS, len(self._pending)):
             task = asyncio.create_task(self._post_pending(), name="post-events")
             self._posters.add(task)
@@ -149,14 +150,15 @@ class KubeWriter:
 
     async def _post_pending(self) -> None:
         while self._pending:
-            obj, record, queued = self._pending[0]
+            obj, record, queued, happened = self._pending[0]
             held = time.monotonic() - queued
             if not self._flushing and held < EVENT_DELAY_MAX and self._busy():
                 await asyncio.sleep(min(EVENT_RECHECK_SECONDS, EVENT_DELAY_MAX - held))
                 continue
             self._pending.popleft()
             try:
-                await self.post_event(obj, record)
+                # Stamped when it happened, not when its turn came.
+                await self.post_event(obj, record, at=happened)
             except Exception as error:
                 # A lost lease (the fence) or anything unexpected: the event is dropped, the reconcile is unaffected.
                 logger.warning("could not post event %s for %s: %s", record.reason, obj.ref, error)
@@ -174,9 +176,10 @@ class KubeWriter:
         finally:
             self._flushing = False
 
-    async def post_event(self, obj: KubeObject, record: EventRecord) -> None:
-        """Post a Kubernetes Event about ``obj``; failures are logged, never raised (events are best effort)."""
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    async def post_event(self, obj: KubeObject, record: EventRecord, at: datetime.datetime | None = None) -> None:
+        """Post a Kubernetes Event about ``obj``, stamped ``at`` (default: now); failures are logged, never raised
+        (events are best effort)."""
+        now = (at or datetime.datetime.now(datetime.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
         # A plain body, and the answer read but not turned into the client's models: an event is posted for most
         # changes, and building those models both ways cost more than the request itself.
         body = {

@@ -4,6 +4,7 @@ posted at once when it has none, all posted at shutdown, dropped when the lease 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from collections.abc import Callable
 
@@ -24,10 +25,12 @@ class Posted:
 
     def __init__(self) -> None:
         self.reasons: list[str] = []
+        self.stamps: list[datetime.datetime | None] = []
         self._posted = asyncio.Event()
 
-    async def __call__(self, obj: KubeObject, record: EventRecord) -> None:
+    async def __call__(self, obj: KubeObject, record: EventRecord, at: datetime.datetime | None = None) -> None:
         self.reasons.append(record.reason)
+        self.stamps.append(at)
         self._posted.set()
 
     async def wait_for(self, condition: Callable[[], bool]) -> None:
@@ -57,9 +60,12 @@ async def test_events_wait_while_work_is_queued_and_go_when_it_is_done(monkeypat
     writer.post_event_soon(MODEL_OBJ, EventRecord("UpdateStarted", "updating"))
     await asyncio.sleep(0.1)  # several re-checks: still busy, nothing posted
     assert posted.reasons == []
+    released = datetime.datetime.now(datetime.UTC)
     busy = False
     await posted.wait_for(lambda: len(posted.reasons) == 2)
     assert sorted(posted.reasons) == ["Created", "UpdateStarted"]
+    # Stamped when they happened, not when they were posted.
+    assert all(stamp is not None and stamp < released for stamp in posted.stamps), (posted.stamps, released)
     writer.close()
 
 
