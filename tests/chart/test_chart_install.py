@@ -31,6 +31,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError
 
 from sagemaker_emulator.server import EmulatorThread
+from sagemaker_operator.api.admission import wait_for_finalizer_policy
 from sagemaker_operator.dev.cluster import free_port
 from tests.chart.test_chart_render import EXPECTED_RULES, LEASE_RULES, rule_set
 from tests.chart.tools import CHART, HELMS, OLDEST_HELM, Helm, by_kind, helm, set_args
@@ -129,6 +130,10 @@ def installed(kube: KubeTarget, admin: ApiClient, workdir: Path, watched: list[s
                   kubeconfig=kube.kubeconfig, timeout=180, tool=tool)
     try:
         documents = _manifest(tool, kube, name, namespace)
+        if by_kind(documents, "MutatingAdmissionPolicy"):
+            # The API server loads a new policy in the background, and answers creates of the kinds it matches 503
+            # for a moment: the objects of the tests come after it applies.
+            wait_for_finalizer_policy(admin, watched[0] if watched else "default")
         (account,) = by_kind(documents, "ServiceAccount")
         kubeconfig = service_account_kubeconfig(admin, namespace, account["metadata"]["name"],
                                                 workdir / f"{name}.kubeconfig")

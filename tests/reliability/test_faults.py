@@ -78,8 +78,12 @@ def test_churn_under_throttling_5xx_and_latency_converges_with_bounded_retries(
     # per-object backoff takes over, so the calls made are a small multiple of the calls that succeeded. With 35%
     # of calls failing, a retry storm would show as a ratio far above 1 / 0.65.
     assert calls <= 2.0 * succeeded, f"{calls} calls for {succeeded} successful ones: retries are not bounded"
-    # Each fault botocore gave up on requeued its object once, no more.
-    assert requeued <= exhausted + 1
+    # Each fault botocore gave up on requeued its object once, no more; except the account lookup (STS
+    # GetCallerIdentity), made once per region and shared by every pass that waits for it: when botocore gives up on
+    # it, each of those passes is requeued (at most every object of the churn, three per endpoint).
+    shared = metric_sum(metrics, "sagemaker_operator_aws_calls_total", service="sts", outcome="ThrottlingException") \
+        + metric_sum(metrics, "sagemaker_operator_aws_calls_total", service="sts", outcome="InternalFailure")
+    assert requeued <= exhausted + 1 + shared * 3 * count, (requeued, exhausted, shared)
     # botocore retried: most faults never reached the operator. Not nearly all of them: with 35% of calls failing
     # for minutes, botocore's retry quota runs dry (its purpose) and hands the rest to the per-object backoff; at
     # 200 endpoints about 40% of the faults surfaced, at 25 about 1%.
