@@ -3,7 +3,6 @@ created, inside the API server's own request.
 
 Without it the operator adds the finalizer itself, one more write (and one more watch event back) per object before
 anything is created in AWS: a third of everything it wrote to Kubernetes while 1,000 endpoints were created. The
-policy also closes the gap in which an object deleted before the operator saw it leaves nothing to clean up, and the
 operator's own add stays as the fallback: on API servers without the policy API (before Kubernetes 1.36), where the
 policy is not installed, or where it failed (``failurePolicy: Ignore`` never blocks a create).
 
