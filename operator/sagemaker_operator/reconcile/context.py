@@ -298,9 +298,8 @@ class ReconcileContext:
         has, and is woken by the other object's status change, or looked at again when the quiet time is over, and
         then reported as waiting.
         """
-        now = self.clock()
         if waiting.settling:
-            left = self._waiting_since.setdefault(obj.ref, now) + QUIET_WAIT_SECONDS - now
+            left = self._quiet_left(obj.ref, QUIET_WAIT_SECONDS)
             if left > 0:
                 return Outcome.progressing(waiting.reason, str(waiting), requeue_after=left, report=False)
         return Outcome.progressing(waiting.reason, str(waiting))
@@ -311,10 +310,16 @@ class ReconcileContext:
         to an object that does not exist is not reported at first (:class:`MissingReference`): the object keeps the
         status it has for up to QUIET_MISSING_SECONDS, or until the referenced object arrives and wakes it."""
         if isinstance(problem, MissingReference):
-            left = self._waiting_since.setdefault(obj.ref, self.clock()) + QUIET_MISSING_SECONDS - self.clock()
+            left = self._quiet_left(obj.ref, QUIET_MISSING_SECONDS)
             if left > 0:
                 return Outcome.progressing("WaitingForReference", str(problem), requeue_after=left, report=False)
         return Outcome.degraded("InvalidSpec", str(problem), **({"conditions": conditions} if conditions else {}))
+
+    def _quiet_left(self, ref: ObjectRef, quiet: float) -> float:
+        """Seconds left of a quiet time of ``quiet`` seconds that started at the first unreported pass over
+        ``ref`` since it last reported (0 or less: over)."""
+        now = self.clock()
+        return self._waiting_since.setdefault(ref, now) + quiet - now
 
     def reported(self, ref: ObjectRef) -> None:
         """A pass over ``ref`` reported its outcome: a later wait starts its quiet time afresh."""
