@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -36,12 +37,15 @@ class SageMakerGateway:
         self._clients = clients or ClientFactory()
         self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="aws")
         self._fence = fence
+        self._fenced: weakref.WeakSet[Any] = weakref.WeakSet()  # clients the fence is registered on
 
     def _client(self, service: str, target: AwsTarget) -> Any:
         client = self._clients.client(service, target)
-        if self._fence is not None:
-            # Registered once per client (unique_id); an exception raised here ends the call unsent.
+        if self._fence is not None and client not in self._fenced:
+            # Once per client: registering inspects the handler's signature each time, which cost as much as a
+            # tenth of a call. An exception raised by the fence ends the call unsent.
             client.meta.events.register("before-send", self._before_send, unique_id="sagemaker-operator-fence")
+            self._fenced.add(client)
         return client
 
     def _before_send(self, **_: Any) -> None:
