@@ -63,6 +63,7 @@ from sagemaker_operator.reconcile.objects import (
     config_ref,
     model_refs,
 )
+from sagemaker_operator.reconcile.revisions import may_collect
 from sagemaker_operator.status import Outcome, build_status, status_patch
 
 logger = logging.getLogger(__name__)
@@ -156,7 +157,8 @@ class Controller:
             self.ctx.forget(obj.ref)
             self._count_endpoint(previous, None)
             self._count_degraded(previous, None)
-            self._wake(self._dependents_of(previous or obj, claims=True))
+            gone = previous or obj
+            self._wake(self._dependents_of(gone, claims=True) | self._providers_waiting_on(gone))
             return
         current = store.get(obj.ref)
         if current is not None and _older(obj, current):
@@ -169,9 +171,9 @@ class Controller:
         if previous is None or previous.status != obj.status or previous.spec != obj.spec or obj.deleting:
             # Claims on an AWS name change with the spec or a deletion, never with status.
             claims = previous is None or previous.spec != obj.spec or obj.deleting
-            affected = self._dependents_of(obj, claims=claims)
+            affected = self._dependents_of(obj, claims=claims) | self._providers_waiting_on(obj)
             if previous is not None:
-                affected |= self._dependents_of(previous, claims=claims)
+                affected |= self._dependents_of(previous, claims=claims) | self._providers_waiting_on(previous)
             # A new status is a step done (a model revision created, a config Ready): what waits for it downstream
             # goes ahead of the queue. A new spec is not: its consumers could only find it not Ready yet.
             self._wake(affected, after=obj if previous is not None and previous.status != obj.status else None)
@@ -188,35 +190,48 @@ class Controller:
             self._record(answer, "MODIFIED")
 
     def _dependents_of(self, obj: KubeObject, *, claims: bool) -> set[ObjectRef]:
-        """Objects whose reconcile depends on ``obj``, in both directions of a reference: a model wakes the
-        configs that use it (new model name), a config wakes the models it uses (their garbage collection and
-        deletion wait on it), and likewise between configs and endpoints."""
+        """Objects whose reconcile waits for ``obj``: the configs (and components and transform jobs) that use a
+        model, the endpoints that use a config, the components on an endpoint, and, with ``claims``, the other
+        endpoints claiming the same AWS endpoint name (one of them may take it over now)."""
         store, ns = self.ctx.store, obj.namespace
         if obj.kind == MODEL:
             return ({c.ref for c in store.configs_referencing_model(ns, obj.name)}
                     | {c.ref for c in store.components_using_model(ns, obj.name)}
                     | {j.ref for j in store.transform_jobs_using_model(ns, obj.name)})
-        if obj.kind == TRANSFORM_JOB:
-            model = (obj.spec.get("modelRef") or {}).get("name")
-            return {ObjectRef(MODEL, ns, str(model))} if model else set()
-        if obj.kind == INFERENCE_COMPONENT:
-            endpoint, model = component_refs(obj.spec)
-            return ({ObjectRef(ENDPOINT, ns, endpoint)} if endpoint else set()) | (
-                {ObjectRef(MODEL, ns, model)} if model else set())
         if obj.kind == ENDPOINT_CONFIG:
-            return ({ObjectRef(MODEL, ns, name) for name in model_refs(obj.spec)}
-                    | {e.ref for e in store.endpoints_referencing_config(ns, obj.name)})
+            return {e.ref for e in store.endpoints_referencing_config(ns, obj.name)}
         if obj.kind == ENDPOINT:
-            name = config_ref(obj.spec)
-            # Other objects claiming the same AWS endpoint name: one of them may take it over now.
             settings = self.ctx.settings
             rivals = {e.ref for e in store.endpoints_claiming(
                 str(obj.spec.get("region") or settings.default_region or ""), str(obj.spec.get("endpointName")
                                                                                   or obj.name),
                 settings.default_region or "") if e.ref != obj.ref} if claims else set()
-            components = {c.ref for c in store.components_on_endpoint(ns, obj.name)}
-            return rivals | components | ({ObjectRef(ENDPOINT_CONFIG, ns, name)} if name else set())
+            return rivals | {c.ref for c in store.components_on_endpoint(ns, obj.name)}
         return set()
+
+    def _providers_waiting_on(self, obj: KubeObject) -> set[ObjectRef]:
+        """The objects ``obj`` references (the models of a config, the config of an endpoint, ...) that wait on
+        their users: one being deleted (it waits until no user is left), or one with old AWS revisions its users
+        may have let go of (garbage collection). Any other provider has nothing to do when a user changes: waking
+        it was a pass for nothing, for every config and endpoint status written. One being reconciled is woken
+        too: its pass read the uses before this change, and the revision it may be adding is not in its status yet."""
+        ns = obj.namespace
+        refs: set[ObjectRef] = set()
+        if obj.kind == ENDPOINT_CONFIG:
+            refs = {ObjectRef(MODEL, ns, name) for name in model_refs(obj.spec)}
+        elif obj.kind == ENDPOINT:
+            name = config_ref(obj.spec)
+            refs = {ObjectRef(ENDPOINT_CONFIG, ns, name)} if name else set()
+        elif obj.kind == TRANSFORM_JOB:
+            model = (obj.spec.get("modelRef") or {}).get("name")
+            refs = {ObjectRef(MODEL, ns, str(model))} if model else set()
+        elif obj.kind == INFERENCE_COMPONENT:
+            endpoint, model = component_refs(obj.spec)
+            refs = ({ObjectRef(ENDPOINT, ns, endpoint)} if endpoint else set()) | (
+                {ObjectRef(MODEL, ns, model)} if model else set())
+        return {ref for ref in refs if (provider := self.ctx.store.get(ref)) is not None
+                and (ref in self._running or provider.deleting
+                     or may_collect(provider.status, self.ctx.history_limit(provider)))}
 
     def _wake(self, refs: Iterable[ObjectRef], after: KubeObject | None = None) -> None:
         """Queue the objects of ``refs`` still in the store; those downstream of ``after`` (a dependency whose status

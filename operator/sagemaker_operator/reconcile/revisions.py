@@ -197,6 +197,12 @@ def record_revision(history: Sequence[Mapping[str, Any]], entry: Mapping[str, An
     return [dict(entry), *(dict(h) for h in history if h.get("name") != entry.get("name"))]
 
 
+def may_collect(status: Mapping[str, Any], limit: int) -> bool:
+    """Whether the status keeps more revisions than the current one plus ``limit``: only then can a user letting go
+    of one make it collectable."""
+    return len(status.get("revisions") or ()) > 1 + limit
+
+
 def collectable(history: Sequence[Mapping[str, Any]], limit: int, in_use: Collection[str]) -> list[str]:
     """Names past the current revision plus ``limit`` retained ones that nothing uses: safe to delete."""
     return [str(h["name"]) for h in history[1 + limit:] if h.get("name") not in in_use]
