@@ -237,6 +237,7 @@ def converge(stack: Stack, objects: Objects, watch: EndpointWatch, config: Bench
     each = [ready[name] - endpoint_applied[name] for name in all_names]
     calls = _operator_calls(stack.admin.counters())
     writes = stack.operator.kube_writes()
+    passes = stack.operator.reconciles()
     return {
         "seconds": round(max(ready.values()) - applied_from, 2),
         "endpoint_ready_seconds": {"p50": round(percentile(each, 50), 2), "p95": round(percentile(each, 95), 2),
@@ -250,6 +251,7 @@ def converge(stack: Stack, objects: Objects, watch: EndpointWatch, config: Bench
         "aws_calls_per_endpoint_total": round(sum(calls.values()) / count, 3),
         "kube_writes": writes,
         "kube_writes_per_object": _per(writes, count),
+        "reconciles_per_object": _per(passes, count),
         "cpu_seconds": cpu,
         "operator_peak_rss_mb": round(proc_status_kb(stack.operator.pid, "VmHWM") / 1024, 1),
         "profile": profile,
@@ -382,6 +384,7 @@ def rolling(stack: Stack, objects: Objects, watch: EndpointWatch, config: BenchC
     probe.start()
     time.sleep(1.0)  # the probe is running before the change
     stack.admin.reset_counters()
+    passes_before = stack.operator.reconciles()
     writes_before = stack.operator.kube_writes()
     meter = CpuMeter(stack.pids())
     profiler = _profile_start(stack, config, workdir / "profile-rolling.txt")
@@ -400,6 +403,7 @@ def rolling(stack: Stack, objects: Objects, watch: EndpointWatch, config: BenchC
     observed, stamped = update_latencies(watch, dict(zip(all_names, timings, strict=True)), old, changed_from)
     calls = _operator_calls(stack.admin.counters())
     writes = _diff(stack.operator.kube_writes(), writes_before)
+    passes = _diff(stack.operator.reconciles(), passes_before)
     return {
         "seconds": round(max(done.values()) - changed_from, 2),
         "apply_seconds": round(max(t.done for t in timings) - changed_from, 2),
@@ -414,6 +418,7 @@ def rolling(stack: Stack, objects: Objects, watch: EndpointWatch, config: BenchC
         "aws_calls_per_endpoint": _per(calls, count),
         "kube_writes": writes,
         "kube_writes_per_object": _per(writes, count),
+        "reconciles_per_object": _per(passes, count),
         "cpu_seconds": cpu,
         "operator_peak_rss_mb": round(proc_status_kb(stack.operator.pid, "VmHWM") / 1024, 1),
         "profile": profile,

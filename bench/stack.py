@@ -132,6 +132,12 @@ class OperatorProcess:
         samples = scrape_metrics(self.metrics_port, (name,))[name]
         return {f"{dict(k)['kind']}/{dict(k)['what']}": v for k, v in samples.items()}
 
+    def reconciles(self) -> dict[str, float]:
+        """Reconcile passes so far, keyed ``Kind/result`` (from ``sagemaker_operator_reconciles_total``)."""
+        name = "sagemaker_operator_reconciles_total"
+        samples = scrape_metrics(self.metrics_port, (name,))[name]
+        return {f"{dict(k)['kind']}/{dict(k)['result']}": v for k, v in samples.items()}
+
     def aws_calls(self) -> dict[str, float]:
         """AWS calls so far as the operator counts them, keyed ``Operation/outcome``."""
         name = "sagemaker_operator_aws_calls_total"
