@@ -35,6 +35,11 @@ FIELD_MANAGER = COMPONENT  # metadata.managedFields[].manager of everything the 
 
 
 WRITE_TIMEOUT = urllib3.Timeout(connect=5.0, read=15.0)
+# How long one answer of the client configuration's token refresh hook is used for. The hook renews tokens well
+# before they expire (the kubeconfig loader five minutes early; in-cluster tokens are read again every minute), and
+# each call of it re-applies the whole kubeconfig to the configuration: once per write, that was a fiftieth of the
+# operator's CPU while it created a thousand endpoints.
+AUTH_REUSE_SECONDS = 10.0
 # Events wait while the controller has work queued, each at most this long; at most this many wait; posted this many
 # at a time.
 EVENT_DELAY_MAX = 10.0
@@ -90,6 +95,7 @@ class KubeWriter:
         self._host = str(self._configuration.host).rstrip("/")
         self._headers = {**api_client.default_headers, "Accept": "application/json"}
         self._fence = fence
+        self._auth_header: tuple[float, dict[str, str]] | None = None  # (monotonic time asked, header)
         # Its own threads: asyncio's default pool has cores + 4 of them, which made six writes at a time the pace
         # of every reconcile on a two-core node while the API server could take many more.
         self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="kube-write")
@@ -249,11 +255,18 @@ class KubeWriter:
         return result if isinstance(result, dict) else {}
 
     def _auth(self) -> dict[str, str]:
-        """The Authorization header, asked of the client's configuration for each write: its refresh hook renews
-        the token (in-cluster service-account tokens rotate; EKS tokens last 15 minutes). Client certificates, the
-        other way to authenticate, are set on the connection pool."""
+        """The Authorization header, asked of the client's configuration at most every ``AUTH_REUSE_SECONDS``: its
+        refresh hook renews the token (in-cluster service-account tokens rotate; EKS tokens last 15 minutes).
+        Client certificates, the other way to authenticate, are set on the connection pool."""
+        now = time.monotonic()
+        cached = self._auth_header
+        if cached is not None and now - cached[0] < AUTH_REUSE_SECONDS:
+            return cached[1]
         token = self._configuration.auth_settings().get("BearerToken")
-        return {"Authorization": token["value"]} if token and token.get("value") else {}
+        header = {"Authorization": token["value"]} if token and token.get("value") else {}
+        # One tuple, replaced whole: writer threads read it without a lock.
+        self._auth_header = (now, header)
+        return header
 
     async def list_pages(self, plural: str, namespace: str | None) -> AsyncIterator[list[dict[str, Any]]]:
         """Every object of one of the operator's kinds, in a namespace or cluster-wide (for the start-up fill), by

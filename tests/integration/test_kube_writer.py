@@ -12,9 +12,11 @@ import pytest
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
+from sagemaker_operator import kube as kube_module
 from sagemaker_operator.kube import FIELD_MANAGER, Conflict, KubeWriter
 from sagemaker_operator.reconcile.objects import FINALIZER, MODEL, KubeObject, ObjectRef
 from sagemaker_operator.status import EventRecord
+from tests.conftest import KubeTarget
 from tests.operator_harness import Objects, model_spec
 
 pytestmark = pytest.mark.cluster
@@ -93,3 +95,38 @@ def test_an_event_for_an_object_in_a_namespace_being_deleted_is_dropped_quietly(
         writer.close()
     assert [r.levelno for r in caplog.records] == [logging.DEBUG]
     assert "being deleted" in caplog.records[0].getMessage()
+
+
+def test_the_token_is_asked_of_the_refresh_hook_at_most_every_few_seconds(
+        kube: KubeTarget, crds: list[str], namespace: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asking the client configuration for its token re-applies the kubeconfig each time: writes reuse one answer
+    for a few seconds, and a token the hook renews is used once they are over."""
+    client = kubernetes.config.new_client_from_config(str(kube.kubeconfig))
+    Objects(client, namespace).create("SageMakerModel", "authed", model_spec())
+    asked: list[str] = []
+
+    # In place of the kubeconfig loader's hook (which would put itself back): the token the client has is good at
+    # first, then replaced by one the API server does not know.
+    def hook(configuration: kubernetes.client.Configuration) -> None:
+        if asked:
+            configuration.api_key["BearerToken"] = "Bearer not-a-token"
+        asked.append("asked")
+
+    client.configuration.refresh_api_key_hook = hook
+    writer = KubeWriter(client)
+    ref = ObjectRef(MODEL, namespace, "authed")
+
+    async def scenario() -> None:
+        for generation in (1, 2, 3):
+            await writer.patch_status(ref, {"observedGeneration": generation})
+        assert len(asked) == 1
+        monkeypatch.setattr(kube_module, "AUTH_REUSE_SECONDS", 0.0)
+        with pytest.raises(ApiException) as refused:
+            await writer.patch_status(ref, {"observedGeneration": 4})
+        assert refused.value.status == 401 and len(asked) == 2
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        writer.close()
+        client.close()
