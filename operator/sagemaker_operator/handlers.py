@@ -6,6 +6,7 @@ Loaded by ``sagemaker-operator run`` (which passes the operator's settings in ko
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any, cast
 
 import kopf
@@ -40,6 +41,11 @@ from sagemaker_operator.reconcile.transform_job import finalize_transform_job, r
 
 KOPF_WORKERS = 256
 KOPF_IDLE_SECONDS = 0.5
+# Python's cycle collector runs its youngest generation every 700 net allocations by default. Decoding watch events
+# and API answers allocates by the hundred thousand, and each run looks at every young container still alive: with
+# the default, collections took a twelfth of the operator's CPU while it created 1,000 endpoints. Cycles are rare here
+# (refcounting frees nearly everything), so collecting every 10,000 costs little memory.
+GC_THRESHOLDS = (10_000, 10, 10)
 
 RECONCILERS = {
     MODEL: KindReconciler(reconcile_model, finalize_model),
@@ -111,6 +117,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.L
     namespaces: list[str | None] = list(memo.get("namespaces") or []) or [None]
     # Leader or not, the store is filled and kept current by the watches: a standby takes over without a relist.
     primed = await controller.prime(namespaces)
+    _settle_collector()
     memo["controller"] = controller
     memo["gateway"] = gateway
     if elector is None:
@@ -126,6 +133,15 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.L
                 operator_settings.cluster_id, operator_settings.default_region, operator_settings.resync_seconds,
                 primed, f"leader election on lease {election.namespace}/{election.name} as {election.identity}"
                 if election else "without leader election")
+
+
+def _settle_collector() -> None:
+    """After start-up: what is alive now (modules, botocore's service models, the store just filled) lives as long as
+    the process, so the cycle collector stops looking at it (``gc.freeze``: a full collection had to walk it all,
+    about a tenth of a second each time); and it runs less often (``GC_THRESHOLDS``)."""
+    gc.collect()  # garbage left by start-up is not frozen with the rest
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 @kopf.on.cleanup()
