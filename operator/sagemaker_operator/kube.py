@@ -242,6 +242,9 @@ class KubeWriter:
             status, reason, data = await asyncio.get_running_loop().run_in_executor(self._executor, send)
         except urllib3.exceptions.HTTPError as error:
             raise KubeUnavailable(f"{what} of {ref}: {type(error).__name__}: {error}") from error
+        if status == 401:
+            # The token was refused (revoked, or rotated early): the next write asks the configuration again.
+            self._auth_header = None
         if status in conflicts:
             raise Conflict(f"{what} of {ref}: {status} {reason}")
         if not 200 <= status < 300:

@@ -100,7 +100,8 @@ def test_an_event_for_an_object_in_a_namespace_being_deleted_is_dropped_quietly(
 def test_the_token_is_asked_of_the_refresh_hook_at_most_every_few_seconds(
         kube: KubeTarget, crds: list[str], namespace: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Asking the client configuration for its token re-applies the kubeconfig each time: writes reuse one answer
-    for a few seconds, and a token the hook renews is used once they are over."""
+    for a few seconds, a token the hook renews is used once they are over, and a refused one is asked again at
+    once."""
     client = kubernetes.config.new_client_from_config(str(kube.kubeconfig))
     Objects(client, namespace).create("SageMakerModel", "authed", model_spec())
     asked: list[str] = []
@@ -124,6 +125,11 @@ def test_the_token_is_asked_of_the_refresh_hook_at_most_every_few_seconds(
         with pytest.raises(ApiException) as refused:
             await writer.patch_status(ref, {"observedGeneration": 4})
         assert refused.value.status == 401 and len(asked) == 2
+        # A refused token is not used again: the next write asks at once, however soon it comes.
+        monkeypatch.setattr(kube_module, "AUTH_REUSE_SECONDS", 3600.0)
+        with pytest.raises(ApiException):
+            await writer.patch_status(ref, {"observedGeneration": 5})
+        assert len(asked) == 3
 
     try:
         asyncio.run(scenario())
