@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import Any
 
 import kubernetes
 import yaml
 from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException
 
 from sagemaker_operator.api.admission import install_finalizer_policy
-from tests.helpers import wait_for
+from sagemaker_operator.api.install import install_crds
 
 CRDS_FOLDER = Path(__file__).resolve().parent.parent / "crds"
 
@@ -27,28 +24,8 @@ def apply_crds(admin_client: ApiClient, folder: Path = CRDS_FOLDER, *, timeout: 
     server serves its API (Kubernetes >= 1.36), as the chart installs it: older servers test the operator adding its
     finalizer itself.
     """
-    extensions = kubernetes.client.ApiextensionsV1Api(admin_client)
-    names = []
-    for path in sorted(folder.glob("*.yaml")):
-        document: dict[str, Any] = yaml.safe_load(path.read_text())
-        name = document["metadata"]["name"]
-        try:
-            extensions.create_custom_resource_definition(document)
-        except ApiException as error:
-            if error.status != 409:
-                raise
-            current = extensions.read_custom_resource_definition(name)
-            document["metadata"]["resourceVersion"] = current.metadata.resource_version
-            extensions.replace_custom_resource_definition(name, document)
-        names.append(name)
-
-    def established(name: str) -> bool:
-        crd = extensions.read_custom_resource_definition(name)
-        conditions = (crd.status.conditions if crd.status else None) or []
-        return any(c.type == "Established" and c.status == "True" for c in conditions)
-
-    for name in names:
-        wait_for(functools.partial(established, name), timeout=timeout, what=f"CRD {name} to be Established")
+    documents = [yaml.safe_load(path.read_text()) for path in sorted(folder.glob("*.yaml"))]
+    names = install_crds(admin_client, documents, timeout=timeout)
     if finalizer_policy:
         install_finalizer_policy(admin_client, timeout=timeout)
     return names

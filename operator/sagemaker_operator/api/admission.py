@@ -71,23 +71,13 @@ def install_finalizer_policy(api_client: Any, namespaces: Sequence[str] = (), *,
     The API server loads policies in the background: a create right after this returned could still miss the
     finalizer, so this waits until a dry-run create in a bound namespace comes back with it.
     """
-    import kubernetes  # the operator itself never installs the policy: only the development tools need this
+    from sagemaker_operator.api.install import create_or_replace
 
-    api = kubernetes.client.CustomObjectsApi(api_client)
-    group, version = API_VERSION.split("/")
     documents = (("mutatingadmissionpolicies", finalizer_policy(name)),
                  ("mutatingadmissionpolicybindings", finalizer_policy_binding(name, namespaces)))
     for plural, document in documents:
-        try:
-            api.create_cluster_custom_object(group, version, plural, document)
-        except kubernetes.client.ApiException as error:
-            if error.status == 404:
-                return False
-            if error.status != 409:
-                raise
-            current: Any = api.get_cluster_custom_object(group, version, plural, name)
-            document["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-            api.replace_cluster_custom_object(group, version, plural, name, document)
+        if not create_or_replace(api_client, plural, document):
+            return False
     wait_for_finalizer_policy(api_client, sorted(namespaces)[0] if namespaces else "default", timeout=timeout)
     return True
 

@@ -302,37 +302,16 @@ class DevStack:
 
     def _install_crds(self) -> None:
         """Create or replace each CRD from the generated documents, then wait until each is Established."""
-        import kubernetes
-        from kubernetes.client.exceptions import ApiException
-
         from sagemaker_operator.api.admission import install_finalizer_policy
         from sagemaker_operator.api.crds import crd
+        from sagemaker_operator.api.install import install_crds
         from sagemaker_operator.api.kinds import KINDS
 
-        # Typed as Any: the client's stubs want model objects, while the generated CRDs are plain dicts (which it
-        # serializes as they are).
-        extensions: Any = kubernetes.client.ApiextensionsV1Api(self._api)
-        names = []
-        for kind in KINDS:
-            document = crd(kind)
-            try:
-                extensions.create_custom_resource_definition(document)
-            except ApiException as error:
-                if error.status != 409:
-                    raise
-                current = extensions.read_custom_resource_definition(kind.crd_name)
-                document["metadata"]["resourceVersion"] = current.metadata.resource_version
-                extensions.replace_custom_resource_definition(kind.crd_name, document)
-            names.append(kind.crd_name)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        for name in names:
-            while True:
-                status = extensions.read_custom_resource_definition(name).status
-                if any(c.type == "Established" and c.status == "True" for c in (status and status.conditions) or []):
-                    break
-                if time.monotonic() > deadline:
-                    raise DevError(f"CRD {name} was not Established within {STARTUP_TIMEOUT:.0f} s")
-                self.check_children(timeout=0.1)
+        try:
+            install_crds(self._api, (crd(kind) for kind in KINDS), timeout=STARTUP_TIMEOUT,
+                         between_checks=self.check_children)
+        except TimeoutError as error:
+            raise DevError(str(error)) from error
         # As the chart installs it (Kubernetes >= 1.36; elsewhere the operator adds its finalizer itself). Not on a
         # cluster of the user's: the policy would outlive this stack, and objects created later, with no operator
         # running, could not be deleted.
