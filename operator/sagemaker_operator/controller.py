@@ -211,10 +211,12 @@ class Controller:
 
     def _providers_waiting_on(self, obj: KubeObject) -> set[ObjectRef]:
         """The objects ``obj`` references (the models of a config, the config of an endpoint, ...) that wait on
-        their users: one being deleted (it waits until no user is left), or one with old AWS revisions its users
-        may have let go of (garbage collection). Any other provider has nothing to do when a user changes: waking
-        it was a pass for nothing, for every config and endpoint status written. One being reconciled is woken
-        too: its pass read the uses before this change, and the revision it may be adding is not in its status yet."""
+        their users: one being deleted (it waits until no user is left), or one keeping more old AWS revisions than
+        its limit, which a user may have let go of (garbage collection). Any other provider has nothing to do when
+        a user changes: waking it was a pass for nothing, for every config and endpoint status written. One being
+        reconciled is woken too: its pass read the uses before this change, and the revision it may be adding is
+        not in its status yet. (A user that no longer references a provider can still let go of one of its old
+        revisions, kept in the user's own history: :meth:`requeue_collectable` finds those once per resync.)"""
         ns = obj.namespace
         refs: set[ObjectRef] = set()
         if obj.kind == ENDPOINT_CONFIG:
@@ -353,7 +355,8 @@ class Controller:
         return {"workers": alive, "queued": len(self._queued), "delayed": len(self._delayed)}
 
     async def _sweep_forever(self) -> None:
-        """Drift checks by the page, every resync (with jitter), while this process leads."""
+        """Drift checks by the page, and a look for revisions to collect (:meth:`requeue_collectable`), every resync
+        (with jitter), while this process leads."""
         delay = self.ctx.rng.uniform(0.0, min(self.ctx.settings.resync_seconds, FIRST_SWEEP_SECONDS))
         while True:
             await asyncio.sleep(delay)
@@ -363,6 +366,7 @@ class Controller:
                 raise
             except Exception:
                 logger.exception("drift check by the page failed unexpectedly; trying again at the next resync")
+            self.requeue_collectable()
             delay = self.ctx.resync_delay()
 
     async def sweep(self) -> int:
@@ -406,6 +410,18 @@ class Controller:
                 ctx.suspect(suspect.ref, compare_tags=suspect.compare_tags)
                 self.enqueue(suspect.ref)
         return found
+
+    def requeue_collectable(self) -> int:
+        """Queue every model and config that keeps more old AWS revisions than its ``revisionHistoryLimit``; how
+        many. Uses wake a provider along the references in their specs; a config that moved to another model can
+        still let go of an old revision of the first one later (when it collects its own old revision that used
+        it), and nothing would wake that model. Once per resync, a pass for each of the few that keep extra
+        revisions (those still in use included) bounds how long such a revision outlives its last use."""
+        due = [obj.ref for kind in (MODEL, ENDPOINT_CONFIG) if kind in self.reconcilers
+               for obj in self.ctx.store.of_kind(kind) if may_collect(obj.status, self.ctx.history_limit(obj))]
+        for ref in due:
+            self.enqueue(ref)
+        return len(due)
 
     async def _worker(self) -> None:
         while True:

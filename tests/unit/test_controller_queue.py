@@ -19,6 +19,7 @@ from sagemaker_operator.reconcile.objects import (
     ENDPOINT_CONFIG,
     FINALIZER,
     MODEL,
+    TRANSFORM_JOB,
     KubeObject,
     ObjectRef,
     ObjectStore,
@@ -440,6 +441,52 @@ async def test_a_user_s_change_wakes_only_the_providers_that_wait_on_their_users
         await recorder.wait_for(lambda: recorder.runs(going, "finalize") == 1)
         await _drained(controller, recorder, "marker-2")
         assert recorder.runs(fresh) == 0
+
+
+async def test_a_provider_is_woken_only_past_its_own_history_limit() -> None:
+    """Exactly the current revision plus ``revisionHistoryLimit`` kept: nothing a user lets go of can be collected,
+    so a user's change does not wake it; one more, and it does. The limit is the provider's own when its spec sets
+    one."""
+    async with running(workers=1) as (controller, recorder, _):
+        at_limit = {"revisions": [{"name": f"old-{i}"} for i in range(3)]}  # the default limit is 2
+        controller.ctx.store.put(KubeObject.from_body(body(ENDPOINT_CONFIG, "cfg", CONFIG_SPEC, status=at_limit)))
+        controller.observe(body(ENDPOINT, "ep", {"endpointConfigRef": {"name": "cfg"}}), "ADDED")
+        await _drained(controller, recorder, "marker")
+        assert recorder.runs(CONFIG_REF) == 0
+        controller.ctx.store.put(KubeObject.from_body(body(ENDPOINT_CONFIG, "cfg", {**CONFIG_SPEC,
+                                                                                    "revisionHistoryLimit": 1},
+                                                           status=at_limit)))
+        controller.observe(body(ENDPOINT, "ep", {"endpointConfigRef": {"name": "cfg"}},
+                                status={"currentEndpointConfigName": "old-0"}), "MODIFIED")
+        await recorder.wait_for(lambda: recorder.runs(CONFIG_REF) == 1)
+
+
+async def test_a_transform_job_s_run_ending_wakes_the_model_being_deleted_that_waits_for_it() -> None:
+    """A model being deleted waits until no transform job runs on it: the job's status saying its run finished is
+    what lets the deletion go on."""
+    async with running(workers=1) as (controller, recorder, _):
+        controller.ctx.store.put(KubeObject.from_body(body(MODEL, "m", deleting=True)))
+        controller.observe(body(TRANSFORM_JOB, "job", {"modelRef": {"name": "m"}}, status={"modelName": "m-1"}),
+                           "ADDED")
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF, "finalize") == 1)
+        controller.observe(body(TRANSFORM_JOB, "job", {"modelRef": {"name": "m"}},
+                                status={"modelName": "m-1", "finished": True}), "MODIFIED")
+        await recorder.wait_for(lambda: recorder.runs(MODEL_REF, "finalize") == 2)
+
+
+async def test_models_and_configs_keeping_extra_revisions_are_looked_at_once_per_resync() -> None:
+    """A config that moved to another model can let go of an old revision of the first one later, when it collects
+    its own old revision: no reference leads from it to that model any more, so the resync looks at every model and
+    config that keeps more revisions than its limit."""
+    async with running(workers=1) as (controller, recorder, _):
+        kept = ObjectRef(MODEL, "ml", "kept")
+        controller.ctx.store.put(KubeObject.from_body(body(MODEL, "kept", status=HISTORY)))
+        controller.ctx.store.put(KubeObject.from_body(body(MODEL, "m")))
+        controller.ctx.store.put(KubeObject.from_body(body(ENDPOINT_CONFIG, "cfg", CONFIG_SPEC, status=HISTORY)))
+        assert controller.requeue_collectable() == 2
+        await recorder.wait_for(lambda: recorder.runs(kept) == 1 and recorder.runs(CONFIG_REF) == 1)
+        await _drained(controller, recorder, "marker")
+        assert recorder.runs(MODEL_REF) == 0
 
 
 async def test_a_provider_being_reconciled_is_woken_by_a_user_s_change() -> None:
