@@ -223,10 +223,11 @@ class KubeWriter:
         url = f"{self._host}{path}?fieldManager={FIELD_MANAGER}"
         payload = json.dumps(body, separators=(",", ":")).encode()
 
-        def send() -> tuple[int, str, bytes]:
+        def send() -> tuple[int, str, bytes, dict[str, str]]:
             if fence is not None:
                 fence()  # again at the last moment: the thread may have waited for a free slot
-            headers = {**self._headers, "Content-Type": content_type, **self._auth()}
+            auth = self._auth()
+            headers = {**self._headers, "Content-Type": content_type, **auth}
             # A deadline on every write: a connection that stops answering (a half-dead load balancer) must not
             # hold a worker forever.
             response = self._pool.request(method, url, body=payload, headers=headers, timeout=WRITE_TIMEOUT,
@@ -234,17 +235,23 @@ class KubeWriter:
             try:
                 # Read whole even when not wanted: a connection handed back with its answer unread would give the
                 # rest of that answer to the next request as its status line.
-                return response.status, str(response.reason), response.read()
+                return response.status, str(response.reason), response.read(), auth
             finally:
                 response.release_conn()
 
-        try:
-            status, reason, data = await asyncio.get_running_loop().run_in_executor(self._executor, send)
-        except urllib3.exceptions.HTTPError as error:
-            raise KubeUnavailable(f"{what} of {ref}: {type(error).__name__}: {error}") from error
-        if status == 401:
-            # The token was refused (revoked, or rotated early): the next write asks the configuration again.
-            self._auth_header = None
+        loop = asyncio.get_running_loop()
+        for attempt in (1, 2):
+            try:
+                status, reason, data, sent = await loop.run_in_executor(self._executor, send)
+            except urllib3.exceptions.HTTPError as error:
+                raise KubeUnavailable(f"{what} of {ref}: {type(error).__name__}: {error}") from error
+            if status != 401 or attempt == 2:
+                break
+            # The token was refused (revoked, or rotated early), so nothing was written: ask the configuration
+            # again and send once more. Only the header this write sent is forgotten, not a newer one.
+            cached = self._auth_header
+            if cached is not None and cached[1] is sent:
+                self._auth_header = None
         if status in conflicts:
             raise Conflict(f"{what} of {ref}: {status} {reason}")
         if not 200 <= status < 300:
