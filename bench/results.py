@@ -202,6 +202,9 @@ def published_record(run: Mapping[str, Any], *, date: str, machine: Mapping[str,
         "aws_calls_per_endpoint_to_create_by_operation": _get(convergence, "aws_calls_per_endpoint"),
         "operator_cpu_seconds_per_endpoint_to_converge": _per_endpoint(
             _get(convergence, "cpu_seconds", "operator"), count, 5),
+        # The harness's CPU per create while it applies: about the same work in every run (3N creates, and its
+        # watch of the endpoints' status), so a rough sign of how fast the shared machine was during the run.
+        "harness_cpu_ms_per_create": _harness_ms_per_create(convergence),
         # Steady state, measured at a shortened resync and projected to the default one (the rate scales with
         # 1/resync); operator CPU as measured, at resync_seconds.
         "resync_seconds": _number(_get(steady, "resync_seconds")),
@@ -229,6 +232,12 @@ def published_record(run: Mapping[str, Any], *, date: str, machine: Mapping[str,
             record[key] = _number(run[key])
     cleaned: dict[str, Any] = _clean(record)
     return cleaned
+
+
+def _harness_ms_per_create(convergence: Mapping[str, Any] | None) -> float | None:
+    cpu, objects = _number(_get(convergence, "apply", "harness_cpu_seconds")), _number(_get(convergence, "apply",
+                                                                                             "objects"))
+    return round(1000 * cpu / objects, 3) if cpu is not None and objects else None
 
 
 def memory_gib() -> float | None:
@@ -362,6 +371,9 @@ def _run_cell(record: Mapping[str, Any], results_link: str) -> str:
         facts.append(f"{machine['memory_gib']:g} GiB")
     if (record.get("runs") or 1) > 1:
         facts.append(f"median of {record['runs']} runs")
+    pace = _number(record.get("harness_cpu_ms_per_create"))
+    if pace is not None:
+        facts.append(f"harness {pace:g} ms CPU / create")
     name = record.get("_file") or record_path(record, Path()).name
     return ", ".join(facts) + f" ([record]({results_link}/{name}))"
 

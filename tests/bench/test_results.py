@@ -52,6 +52,7 @@ def fabricated_run(count: int = 1000) -> dict[str, Any]:
                                        "DescribeEndpoint": 2.0},
             "aws_calls_per_endpoint_total": 5.0,
             "cpu_seconds": {"operator": 12.0, "emulator": 5.0, "harness": 3.0, "wall": 21.5},
+            "apply": {"objects": 3 * count, "seconds": 12.0, "harness_cpu_seconds": 2.7},
             "operator_peak_rss_mb": 120.0,
         },
         "restart": {"aws_writes": 0, "describes_per_endpoint": 0.97, "first_process_peak_rss_mb": 125.0},
@@ -119,6 +120,7 @@ def test_the_record_has_the_published_keys_and_figures() -> None:
     assert published["git_commit"] == "0" * 40
     assert published["runs"] == 1
     assert published["failover_duplicate_writes"] == 0
+    assert published["harness_cpu_ms_per_create"] == 0.9
 
 
 def test_an_explicit_kubernetes_version_wins_over_the_runs() -> None:
@@ -209,6 +211,7 @@ def test_readme_table_is_one_row_per_n_idempotent_and_checked(tmp_path: Path) ->
     assert "converge, s (≤ 25 s at N = 1,000; reported at N = 10,000)" in rows[0]
     assert rows[2].startswith("| 1,000 | 21.5 ✓ | 5 | 0.2100 ✗ |")
     assert "2030-02-01" in rows[2] and "[record](results/2030-02-01-1000.json)" in rows[2]
+    assert "harness 0.9 ms CPU / create" in rows[2]  # the machine's pace during the run
     assert "| 100 | 21.5 |" in rows[1]  # the converge target is set at 1,000: no mark at 100
     # A new record makes the table stale until it is regenerated.
     write_record(record(10000, "2030-03-01"), results)
