@@ -513,6 +513,10 @@ class Controller:
             kind_named(obj.kind).status_model.model_validate(new_status)
             # The answer goes into the store at once: the next reconcile must not act on the status before it.
             self._absorb(await self.writer.patch_status(obj.ref, patch))
+        elif outcome.created:
+            # Created again under the name status already had (deleted outside): no new status wakes the configs or
+            # endpoints whose own creation AWS refused while it was missing.
+            self._wake(self._dependents_of(obj, claims=False), after=obj)
         for record in outcome.events:
             self.writer.post_event_soon(obj, record)
         if outcome.finalized:

@@ -47,6 +47,9 @@ class Outcome:
     report: bool = True
     # Conditions of the kind beyond the three every kind has (a job's Complete and Failed): type -> whether True.
     conditions: dict[str, bool] = field(default_factory=dict)
+    # The pass created its AWS resource, maybe again under the same name after it was deleted outside (when status
+    # need not change): what waits for it downstream looks again.
+    created: bool = False
 
     @classmethod
     def ready(cls, reason: str, message: str, **kwargs: Any) -> Outcome:

@@ -489,6 +489,23 @@ async def test_models_and_configs_keeping_extra_revisions_are_looked_at_once_per
         assert recorder.runs(MODEL_REF) == 0
 
 
+async def test_a_resource_created_again_under_its_name_wakes_what_waits_for_it() -> None:
+    """A model revision deleted outside is created again under the name status already has: no status change, yet
+    a config whose own creation AWS refused meanwhile has to look again. A pass that creates nothing wakes no one."""
+    async with running(workers=1) as (controller, recorder, _):
+        controller.observe(body(MODEL, "m"), "ADDED")
+        controller.observe(body(ENDPOINT_CONFIG, "cfg", CONFIG_SPEC), "ADDED")
+        await _drained(controller, recorder, "marker")
+        runs = recorder.runs(CONFIG_REF)
+        controller.enqueue(MODEL_REF)  # the same Ready outcome again: nothing new
+        await _drained(controller, recorder, "marker-2")
+        assert recorder.runs(CONFIG_REF) == runs
+        recorder.behaviour[MODEL_REF] = lambda obj, n: Outcome.ready("Available", "ok", fields={"revision": "1"},
+                                                                     created=True)
+        controller.enqueue(MODEL_REF)
+        await recorder.wait_for(lambda: recorder.runs(CONFIG_REF) == runs + 1)
+
+
 async def test_a_provider_being_reconciled_is_woken_by_a_user_s_change() -> None:
     """Its pass read the uses before the change, and a revision it is adding is not in its status yet (which could
     make an old one collectable): it runs again."""

@@ -182,14 +182,20 @@ async def reconcile_revision(ctx: ReconcileContext, obj: KubeObject, target: Aws
                                                **{resource.name_member: desired.name})
                 facts = RevisionFacts(found=found, taken=True)
     except AwsFailure as failure:
+        if verify:
+            # A drift check found the revision missing and creating it again failed (its model may be being
+            # created again too): the next pass, whatever wakes it, looks again rather than trusting status.
+            ctx.suspect(obj.ref, compare_tags=False)
         return failure_outcome(failure, f"reconciling AWS {resource.noun} {desired.name}")
     if plan.state is not State.READY:
         return Outcome(plan.state, plan.reason, plan.message, events=list(plan.events))
     fields = {**plan.fields, "region": target.region}
+    created = False
     for call, answer in zip(plan.calls, answers, strict=True):
         if call.api == resource.create:
             fields[resource.arn_field] = str(answer[resource.arn_member])
-    return Outcome(plan.state, plan.reason, plan.message, fields=fields, events=list(plan.events))
+            created = True
+    return Outcome(plan.state, plan.reason, plan.message, fields=fields, events=list(plan.events), created=created)
 
 
 def record_revision(history: Sequence[Mapping[str, Any]], entry: Mapping[str, Any]) -> list[dict[str, Any]]:
