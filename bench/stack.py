@@ -126,23 +126,22 @@ class OperatorProcess:
         """Whether it has joined the election as a standby (its caches are filled) and does not lead."""
         return "is standing by for lease" in self.log_path.read_text(errors="replace") and not self.leads()
 
+    def _counter(self, name: str, first: str, second: str) -> dict[str, float]:
+        """A labelled counter of the operator now, keyed ``<first label>/<second label>``."""
+        samples = scrape_metrics(self.metrics_port, (name,))[name]
+        return {f"{dict(k)[first]}/{dict(k)[second]}": v for k, v in samples.items()}
+
     def kube_writes(self) -> dict[str, float]:
         """Kubernetes writes so far, keyed ``Kind/what`` (from ``sagemaker_operator_kubernetes_writes_total``)."""
-        name = "sagemaker_operator_kubernetes_writes_total"
-        samples = scrape_metrics(self.metrics_port, (name,))[name]
-        return {f"{dict(k)['kind']}/{dict(k)['what']}": v for k, v in samples.items()}
+        return self._counter("sagemaker_operator_kubernetes_writes_total", "kind", "what")
 
     def reconciles(self) -> dict[str, float]:
         """Reconcile passes so far, keyed ``Kind/result`` (from ``sagemaker_operator_reconciles_total``)."""
-        name = "sagemaker_operator_reconciles_total"
-        samples = scrape_metrics(self.metrics_port, (name,))[name]
-        return {f"{dict(k)['kind']}/{dict(k)['result']}": v for k, v in samples.items()}
+        return self._counter("sagemaker_operator_reconciles_total", "kind", "result")
 
     def aws_calls(self) -> dict[str, float]:
         """AWS calls so far as the operator counts them, keyed ``Operation/outcome``."""
-        name = "sagemaker_operator_aws_calls_total"
-        samples = scrape_metrics(self.metrics_port, (name,))[name]
-        return {f"{dict(k)['operation']}/{dict(k)['outcome']}": v for k, v in samples.items()}
+        return self._counter("sagemaker_operator_aws_calls_total", "operation", "outcome")
 
 
 @dataclass
