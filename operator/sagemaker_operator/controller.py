@@ -233,7 +233,11 @@ class Controller:
                 {ObjectRef(MODEL, ns, model)} if model else set())
         return {ref for ref in refs if (provider := self.ctx.store.get(ref)) is not None
                 and (ref in self._running or provider.deleting
-                     or may_collect(provider.status, self.ctx.history_limit(provider)))}
+                     or self._may_collect(provider))}
+
+    def _may_collect(self, obj: KubeObject) -> bool:
+        """Whether ``obj`` keeps more old AWS revisions than its limit: one a user lets go of can be collected."""
+        return may_collect(obj.status, self.ctx.history_limit(obj))
 
     def _wake(self, refs: Iterable[ObjectRef], after: KubeObject | None = None) -> None:
         """Queue the objects of ``refs`` still in the store; those downstream of ``after`` (a dependency whose status
@@ -418,7 +422,7 @@ class Controller:
         it), and nothing would wake that model. Once per resync, a pass for each of the few that keep extra
         revisions (those still in use included) bounds how long such a revision outlives its last use."""
         due = [obj.ref for kind in (MODEL, ENDPOINT_CONFIG) if kind in self.reconcilers
-               for obj in self.ctx.store.of_kind(kind) if may_collect(obj.status, self.ctx.history_limit(obj))]
+               for obj in self.ctx.store.of_kind(kind) if self._may_collect(obj)]
         for ref in due:
             self.enqueue(ref)
         return len(due)
