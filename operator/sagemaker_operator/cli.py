@@ -106,6 +106,9 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
         leader_election_namespace: str | None, leader_election_id: str, leader_election_lease_duration: int,
         leader_election_renew_deadline: float, leader_election_retry_period: float) -> None:
     """Run the operator: reconcile SageMaker custom resources until stopped (SIGINT/SIGTERM)."""
+    if liveness_port and liveness_port == metrics_port:
+        raise click.BadParameter(f"{metrics_port} is --liveness-port too; the two servers need a port each",
+                                 param_hint="--metrics-port")
     import logging
     import os
 
@@ -129,6 +132,12 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
         except ValueError as error:
             raise click.UsageError(str(error)) from error
 
+    if metrics_port:
+        try:
+            start_http_server(metrics_port, registry=REGISTRY)
+        except OSError as error:
+            raise click.BadParameter(f"cannot listen on port {metrics_port}: {error.strerror or error}",
+                                     param_hint="--metrics-port") from error
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL)
@@ -142,8 +151,6 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
     # A failed credential refresh is reported per object (Degraded, AwsCredentials); botocore's own warning about it
     # comes with a traceback and names no object.
     logging.getLogger("botocore.credentials").setLevel(logging.ERROR)
-    if metrics_port:
-        start_http_server(metrics_port, registry=REGISTRY)
     settings = OperatorSettings(cluster_id=cluster_id, default_region=region, resync_seconds=resync_seconds,
                                 tag_check_every=tag_check_every, poll_initial_seconds=poll_initial_seconds,
                                 poll_max_seconds=poll_max_seconds, artifact_tracking=artifact_tracking,

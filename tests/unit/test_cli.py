@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import click
@@ -57,3 +58,22 @@ def test_help_of_every_command_needs_no_cluster(tmp_path: Path, monkeypatch: pyt
     result = CliRunner().invoke(kubectl_plugin, ["status"])
     assert result.exit_code == 1
     assert "cannot load the kubeconfig" in result.output
+
+
+def test_run_refuses_one_port_for_liveness_and_metrics() -> None:
+    """Both servers on one port: the metrics server would answer /healthz for the operator that cannot start."""
+    result = CliRunner().invoke(main, ["run", "--no-leader-elect", "--liveness-port", "18080", "--metrics-port",
+                                       "18080"])
+    assert result.exit_code == 2
+    assert "--metrics-port" in result.output and "--liveness-port" in result.output
+
+
+def test_run_names_the_metrics_port_it_cannot_listen_on() -> None:
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        result = CliRunner().invoke(main, ["run", "--no-leader-elect", "--liveness-port", "0", "--metrics-port",
+                                           str(taken)])
+    assert result.exit_code == 2
+    assert "--metrics-port" in result.output and f"cannot listen on port {taken}" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import stat
@@ -38,6 +39,39 @@ def test_kubeconfig_is_private_and_complete(tmp_path: Path) -> None:
 
 
 def test_free_port_can_be_bound() -> None:
+    port = localcluster.free_port()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", port))
+
+
+def test_free_ports_are_never_handed_out_twice_nor_from_the_ephemeral_range() -> None:
+    """Two servers of one process once got the same port (bind(0) gave it twice), and an outgoing connection can
+    take a port from the ephemeral range before its server binds it."""
+    ports = [localcluster.free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)
+    ephemeral = localcluster._ephemeral_ports()
+    assert not [port for port in ports if port in ephemeral]
+    assert min(ports) >= localcluster._LOWEST_PICKED_PORT
+
+
+def test_free_port_skips_a_port_something_listens_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        taken = listener.getsockname()[1]
+        draws = itertools.chain([taken], range(20000, 30000))
+        monkeypatch.setattr(localcluster._PORT_DRAW, "choice", lambda _candidates: next(draws))
+        monkeypatch.setattr(localcluster, "_ephemeral_ports", lambda: range(65535, 65536))
+        monkeypatch.setattr(localcluster, "_HANDED_OUT", set())
+        assert localcluster.free_port() != taken
+
+
+def test_free_port_falls_back_to_the_kernel_when_the_ephemeral_range_starts_low(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    range_file = tmp_path / "ip_local_port_range"
+    range_file.write_text("1024\t65535\n")
+    monkeypatch.setattr(localcluster, "_EPHEMERAL_RANGE_FILE", str(range_file))
+    assert localcluster._ephemeral_ports() == range(1024, 65536)
     port = localcluster.free_port()
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", port))

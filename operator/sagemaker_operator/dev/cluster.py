@@ -17,6 +17,7 @@ import ctypes
 import datetime
 import ipaddress
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -24,6 +25,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -46,14 +48,58 @@ _PR_SET_PDEATHSIG = 1
 _START_ATTEMPTS = 3
 _WORKDIR_PREFIX = "sagemaker-local-cluster-"
 _OWNER_FILE = "owner.pid"
+_EPHEMERAL_RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range"
+# Below this lie the ports well-known servers default to (etcd 2379, the API server 6443, 8080, 9090 ...).
+_LOWEST_PICKED_PORT = 15000
+_PORT_DRAW = random.SystemRandom()
+_HANDED_OUT: set[int] = set()
+_HANDED_OUT_LOCK = threading.Lock()
 
 
 class LocalClusterError(RuntimeError):
     """The local API server could not be started."""
 
 
+def _ephemeral_ports() -> range:
+    """The ports the kernel hands to outgoing connections and to bind(0) (Linux's default if it cannot be read)."""
+    try:
+        low, high = (int(value) for value in Path(_EPHEMERAL_RANGE_FILE).read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
+def _bindable(port: int) -> bool:
+    """Whether a listener could bind ``port`` on every address now (the operator's probes listen on 0.0.0.0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port that nothing listens on right now and that this process has not handed out before.
+
+    The port is only reserved once its server binds it, some time later. Two things can take it in between, and
+    both did: the kernel can give the same port to the next bind(0) (so two servers of one process got one port),
+    and it can give it to an outgoing connection. So ports are drawn at random from below the kernel's ephemeral
+    range, which neither of those ever uses, and none is handed out twice.
+    """
+    ephemeral = _ephemeral_ports()
+    candidates = range(_LOWEST_PICKED_PORT, ephemeral.start)
+    with _HANDED_OUT_LOCK:
+        for _ in range(200):
+            port = _PORT_DRAW.choice(candidates) if len(candidates) > 1000 else _kernel_port()
+            if port not in _HANDED_OUT and _bindable(port):
+                _HANDED_OUT.add(port)
+                return port
+    raise LocalClusterError("found no free TCP port after 200 tries")
+
+
+def _kernel_port() -> int:
+    """A port from bind(0): the fallback when the ephemeral range leaves too few ports below it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
