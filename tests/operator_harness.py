@@ -36,6 +36,25 @@ def own_lease(namespace: str | None) -> list[str]:
             *([f"--leader-election-namespace={namespace}"] if namespace else [])]
 
 
+def is_live(process: subprocess.Popen[bytes], liveness_port: int) -> bool:
+    """The operator's /healthz answers 200; fails at once, naming the exit code, if the process has exited.
+
+    The process is looked at first, whatever the port answers: another server on that port must not pass for an
+    operator that could not start.
+    """
+    assert process.poll() is None, f"the operator exited with {process.returncode}"
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{liveness_port}/healthz", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def wait_live(process: subprocess.Popen[bytes], liveness_port: int) -> None:
+    """Wait up to 60 s for :func:`is_live`."""
+    wait_for(lambda: is_live(process, liveness_port), timeout=60, what="the operator's liveness endpoint")
+
+
 def aws_env(emulator_url: str) -> dict[str, str]:
     """Environment that points every AWS client at the emulator."""
     return {"AWS_ENDPOINT_URL": emulator_url, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
@@ -50,15 +69,7 @@ def running_operator(kubeconfig: Path, emulator_url: str, namespace: str, log_pa
     args = ["sagemaker_operator", "run", "--namespace", namespace, "--liveness-port", str(liveness),
             "--metrics-port", str(free_port()), "--verbose", *FAST_POLLING, *own_lease(namespace), *(extra_args or [])]
     with operator_process(args, kubeconfig=kubeconfig, log_path=log_path, extra_env=aws_env(emulator_url)) as proc:
-        def alive() -> bool:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{liveness}/healthz", timeout=1) as response:
-                    return bool(response.status == 200)
-            except OSError:
-                assert proc.poll() is None, f"the operator exited with {proc.returncode}"
-                return False
-
-        wait_for(alive, timeout=60, what="the operator's liveness endpoint")
+        wait_live(proc, liveness)
         yield proc
     # Whatever the test did, the operator must never have failed with an unhandled exception.
     log = log_path.read_text(errors="replace")

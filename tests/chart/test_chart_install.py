@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from tests.operator_harness import (
     model_spec,
     s3,
     sagemaker,
+    wait_live,
 )
 
 pytestmark = pytest.mark.cluster
@@ -152,15 +152,7 @@ def operator_as(release: Release, emulator: EmulatorThread, log_path: Path) -> I
             f"--metrics-port={free_port()}", *FAST_POLLING]
     with operator_process(args, kubeconfig=release.kubeconfig, log_path=log_path,
                           extra_env=aws_env(emulator.url)) as process:
-        def alive() -> bool:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{liveness}/healthz", timeout=1) as response:
-                    return bool(response.status == 200)
-            except OSError:
-                assert process.poll() is None, f"the operator exited with {process.returncode}"
-                return False
-
-        wait_for(alive, timeout=60, what="the operator's liveness endpoint")
+        wait_live(process, liveness)
         yield
         assert process.poll() is None, f"the operator exited with {process.returncode}"
     log = log_path.read_text(errors="replace")

@@ -37,6 +37,7 @@ from tests.operator_harness import (
     Objects,
     aws_env,
     config_spec,
+    is_live,
     model_spec,
     own_lease,
 )
@@ -109,12 +110,7 @@ class OperatorProcess:
     def alive(self) -> bool:
         """The liveness endpoint answers 200 (the process must not have exited)."""
         assert self.process is not None
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.liveness_port}/healthz", timeout=1) as response:
-                return bool(response.status == 200)
-        except OSError:
-            assert self.process.poll() is None, f"the operator exited with {self.process.returncode}"
-            return False
+        return is_live(self.process, self.liveness_port)
 
     def kill(self) -> None:
         """SIGKILL, as the kernel's OOM killer or a node failure would; reaped at once."""
