@@ -59,9 +59,7 @@ from sagemaker_operator.reconcile.objects import (
     KubeObject,
     ObjectRef,
     ObjectStore,
-    component_refs,
-    config_ref,
-    model_refs,
+    references,
 )
 from sagemaker_operator.reconcile.revisions import may_collect
 from sagemaker_operator.status import Outcome, build_status, status_patch
@@ -217,21 +215,7 @@ class Controller:
         reconciled is woken too: its pass read the uses before this change, and the revision it may be adding is
         not in its status yet. (A user that no longer references a provider can still let go of one of its old
         revisions, kept in the user's own history: :meth:`requeue_collectable` finds those once per resync.)"""
-        ns = obj.namespace
-        refs: set[ObjectRef] = set()
-        if obj.kind == ENDPOINT_CONFIG:
-            refs = {ObjectRef(MODEL, ns, name) for name in model_refs(obj.spec)}
-        elif obj.kind == ENDPOINT:
-            name = config_ref(obj.spec)
-            refs = {ObjectRef(ENDPOINT_CONFIG, ns, name)} if name else set()
-        elif obj.kind == TRANSFORM_JOB:
-            model = (obj.spec.get("modelRef") or {}).get("name")
-            refs = {ObjectRef(MODEL, ns, str(model))} if model else set()
-        elif obj.kind == INFERENCE_COMPONENT:
-            endpoint, model = component_refs(obj.spec)
-            refs = ({ObjectRef(ENDPOINT, ns, endpoint)} if endpoint else set()) | (
-                {ObjectRef(MODEL, ns, model)} if model else set())
-        return {ref for ref in refs if (provider := self.ctx.store.get(ref)) is not None
+        return {ref for ref in references(obj) if (provider := self.ctx.store.get(ref)) is not None
                 and (ref in self._running or provider.deleting
                      or self._may_collect(provider))}
 

@@ -37,14 +37,17 @@ from sagemaker_operator.reconcile.naming import (
 from sagemaker_operator.reconcile.objects import (
     ENDPOINT,
     ENDPOINT_CONFIG,
+    INFERENCE_COMPONENT,
     INTERNED_LENGTH,
     MODEL,
+    TRANSFORM_JOB,
     KubeObject,
     ObjectRef,
     ObjectStore,
     compact_copy,
     config_ref,
     model_refs,
+    references,
 )
 from sagemaker_operator.reconcile.ownership import (
     CLUSTER_TAG,
@@ -276,6 +279,37 @@ def test_store_reverse_look_ups_stay_in_the_namespace() -> None:
     assert store.endpoints_referencing_config("other", "cfg") == []
     assert len(store.of_kind(ENDPOINT_CONFIG)) == 3
     assert len(store.of_kind(ENDPOINT_CONFIG, "other")) == 1
+
+
+def test_references_are_what_the_store_finds_users_by() -> None:
+    """The controller wakes providers by :func:`references`, the store finds users by its indices: one source."""
+    objects = [KubeObject.from_body(raw) for raw in (
+        body(ENDPOINT_CONFIG, "cfg", {"productionVariants": [{"modelRef": {"name": "m"}}, {"modelName": "literal"}],
+                                      "shadowProductionVariants": [{"modelRef": {"name": "shadow"}}]}),
+        body(ENDPOINT, "ep", {"endpointConfigRef": {"name": "cfg"}}),
+        body(ENDPOINT, "ep-literal", {"endpointConfigName": "aws-config"}),
+        body(INFERENCE_COMPONENT, "ic", {"endpointRef": {"name": "ep"},
+                                         "specification": {"modelRef": {"name": "m"}}}),
+        body(TRANSFORM_JOB, "job", {"modelRef": {"name": "m"}}),
+        body(MODEL, "m"),
+    )]
+    assert {obj.name: sorted(str(ref) for ref in references(obj)) for obj in objects} == {
+        "cfg": [f"{MODEL} ml/m", f"{MODEL} ml/shadow"], "ep": [f"{ENDPOINT_CONFIG} ml/cfg"], "ep-literal": [],
+        "ic": [f"{ENDPOINT} ml/ep", f"{MODEL} ml/m"], "job": [f"{MODEL} ml/m"], "m": []}
+    store = ObjectStore()
+    for obj in objects:
+        store.put(obj)
+    users = {
+        MODEL: lambda ref: (store.configs_referencing_model(ref.namespace, ref.name)
+                            + store.components_using_model(ref.namespace, ref.name)
+                            + store.transform_jobs_using_model(ref.namespace, ref.name)),
+        ENDPOINT_CONFIG: lambda ref: store.endpoints_referencing_config(ref.namespace, ref.name),
+        ENDPOINT: lambda ref: store.components_on_endpoint(ref.namespace, ref.name),
+    }
+    for obj in objects:
+        for ref in references(obj):
+            assert obj in users[ref.kind](ref), f"{obj.ref} references {ref} but is not among its users"
+    assert sorted(u.name for u in users[MODEL](ObjectRef(MODEL, "ml", "m"))) == ["cfg", "ic", "job"]
 
 
 def test_store_put_and_remove_return_the_previous_snapshot() -> None:

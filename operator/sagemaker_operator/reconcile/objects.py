@@ -127,29 +127,47 @@ _INDICES = ("model-users", "config-users", "endpoint-components", "endpoint-clai
             "configs-in-use")
 
 
+def references(obj: KubeObject) -> set[ObjectRef]:
+    """The objects ``obj``'s spec references: a config's models, an endpoint's config, a component's endpoint and
+    model, a transform job's model. The one source of these for the store's reverse indices and the controller's
+    wake-ups alike."""
+    ns, spec = obj.namespace, obj.spec
+    if obj.kind == ENDPOINT_CONFIG:
+        return {ObjectRef(MODEL, ns, name) for name in model_refs(spec)}
+    if obj.kind == ENDPOINT:
+        config = config_ref(spec)
+        return {ObjectRef(ENDPOINT_CONFIG, ns, config)} if config else set()
+    if obj.kind == INFERENCE_COMPONENT:
+        endpoint, model = component_refs(spec)
+        return ({ObjectRef(ENDPOINT, ns, endpoint)} if endpoint else set()) | (
+            {ObjectRef(MODEL, ns, model)} if model else set())
+    if obj.kind == TRANSFORM_JOB:
+        model = (spec.get("modelRef") or {}).get("name")
+        return {ObjectRef(MODEL, ns, str(model))} if model else set()
+    return set()
+
+
+# The reverse index of each kind of reference: who uses a model, who uses a config, what runs on an endpoint.
+_USERS_INDEX = {MODEL: "model-users", ENDPOINT_CONFIG: "config-users", ENDPOINT: "endpoint-components"}
+
+
 def _index_keys(obj: KubeObject) -> dict[str, set[Any]]:
     """The keys under which ``obj`` is found in each reverse index."""
     keys: dict[str, set[Any]] = {name: set() for name in _INDICES}
-    ns, spec, status = obj.namespace, obj.spec, obj.status
+    for ref in references(obj):
+        keys[_USERS_INDEX[ref.kind]].add((ref.namespace, ref.name))
+    spec, status = obj.spec, obj.status
     if obj.kind == ENDPOINT_CONFIG:
-        keys["model-users"] = {(ns, name) for name in model_refs(spec)}
         keys["models-in-use"] = set(_literal_model_names(spec))
         for revision in status.get("revisions") or ():
             keys["models-in-use"].update(str(name) for name in revision.get("modelNames") or ())
     elif obj.kind == INFERENCE_COMPONENT:
-        endpoint, model = component_refs(spec)
-        keys["model-users"] = {(ns, model)} if model else set()
-        keys["endpoint-components"] = {(ns, endpoint)} if endpoint else set()
         keys["models-in-use"] = {str(name) for name in status.get("modelNames") or ()}
     elif obj.kind == TRANSFORM_JOB:
-        model = (spec.get("modelRef") or {}).get("name")
-        keys["model-users"] = {(ns, str(model))} if model else set()
         if status.get("modelName") and not status.get("finished"):
             # A run in progress uses its model revision: it is not collected under it.
             keys["models-in-use"] = {str(status["modelName"])}
     elif obj.kind == ENDPOINT:
-        config = config_ref(spec)
-        keys["config-users"] = {(ns, config)} if config else set()
         keys["endpoint-claims"] = {rules.ENDPOINT_NAME.of(spec, obj.name)}
         keys["configs-in-use"] = {str(status[key]) for key in ("currentEndpointConfigName", "desiredEndpointConfigName")
                                   if status.get(key)}
