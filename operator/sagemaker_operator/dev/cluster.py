@@ -82,10 +82,10 @@ def _bindable(port: int) -> bool:
 def free_port() -> int:
     """A TCP port that nothing listens on right now and that this process has not handed out before.
 
-    The port is only reserved once its server binds it, some time later. Two things can take it in between, and
-    both did: the kernel can give the same port to the next bind(0) (so two servers of one process got one port),
-    and it can give it to an outgoing connection. So ports are drawn at random from below the kernel's ephemeral
-    range, which neither of those ever uses, and none is handed out twice.
+    The port is only reserved once its server binds it, some time later. Two things can take it in between: the
+    kernel can give the same port to the next bind(0) (it did: an operator's liveness and metrics servers got one
+    port), or to an outgoing connection. So ports are drawn at random from below the kernel's ephemeral range,
+    which neither of those ever uses, and none is handed out twice.
     """
     ephemeral = _ephemeral_ports()
     candidates = range(_LOWEST_PICKED_PORT, ephemeral.start)
