@@ -132,6 +132,8 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
         except ValueError as error:
             raise click.UsageError(str(error)) from error
 
+    if liveness_port:
+        _check_listenable(liveness_port, "--liveness-port")
     if metrics_port:
         try:
             start_http_server(metrics_port, registry=REGISTRY)
@@ -164,6 +166,21 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
                        namespaces=list(namespaces), aws_retry_mode=aws_retry_mode,
                        aws_max_attempts=aws_max_attempts, leader_election=election),
     )
+
+
+def _check_listenable(port: int, flag: str) -> None:
+    """Refuse, naming ``flag``, a port that a server could not listen on now: kopf binds the liveness port only
+    once it runs, and then stops the whole operator with a traceback if it cannot."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the server will: a port whose last connections linger in TIME_WAIT is still free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError as error:
+            raise click.BadParameter(f"cannot listen on port {port}: {error.strerror or error}",
+                                     param_hint=flag) from error
 
 
 # glibc's mallopt parameter for the number of malloc arenas.

@@ -68,12 +68,16 @@ def test_run_refuses_one_port_for_liveness_and_metrics() -> None:
     assert "--metrics-port" in result.output and "--liveness-port" in result.output
 
 
-def test_run_names_the_metrics_port_it_cannot_listen_on() -> None:
+@pytest.mark.parametrize("flag", ["--liveness-port", "--metrics-port"])
+def test_run_names_a_port_it_cannot_listen_on(flag: str) -> None:
+    """A port another process listens on is refused before the operator starts, naming the flag; the liveness
+    server would otherwise fail only once kopf runs, and stop the operator with a traceback."""
     with socket.socket() as holder:
         holder.bind(("0.0.0.0", 0))
         holder.listen()
         taken = holder.getsockname()[1]
-        result = CliRunner().invoke(main, ["run", "--no-leader-elect", "--liveness-port", "0", "--metrics-port",
-                                           str(taken)])
-    assert result.exit_code == 2
-    assert "--metrics-port" in result.output and f"cannot listen on port {taken}" in result.output
+        ports = {"--liveness-port": "0", "--metrics-port": "0", flag: str(taken)}
+        result = CliRunner().invoke(main, ["run", "--no-leader-elect", *(arg for pair in ports.items()
+                                                                         for arg in pair)])
+    assert result.exit_code == 2, result.output
+    assert flag in result.output and f"cannot listen on port {taken}" in result.output
