@@ -138,8 +138,7 @@ def run(namespaces: tuple[str, ...], region: str | None, cluster_id: str, resync
         try:
             start_http_server(metrics_port, registry=REGISTRY)
         except OSError as error:
-            raise click.BadParameter(f"cannot listen on port {metrics_port}: {error.strerror or error}",
-                                     param_hint="--metrics-port") from error
+            raise _cannot_listen(metrics_port, "--metrics-port", error) from error
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL)
@@ -179,8 +178,12 @@ def _check_listenable(port: int, flag: str) -> None:
         try:
             probe.bind(("0.0.0.0", port))
         except OSError as error:
-            raise click.BadParameter(f"cannot listen on port {port}: {error.strerror or error}",
-                                     param_hint=flag) from error
+            raise _cannot_listen(port, flag, error) from error
+
+
+def _cannot_listen(port: int, flag: str, error: OSError) -> click.BadParameter:
+    """The usage error for a port no server can listen on, naming the flag that gave it."""
+    return click.BadParameter(f"cannot listen on port {port}: {error.strerror or error}", param_hint=flag)
 
 
 # glibc's mallopt parameter for the number of malloc arenas.
